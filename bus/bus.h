@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "proto/bus.pb-c.h"
+#include "bus.pb-c.h"
 
 typedef Bulkhead__Envelope bus_msg;
 
