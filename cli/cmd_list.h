@@ -1,3 +1,4 @@
 /* One line per sub-command: CLI_CMD("name", cmd_function, "summary").
  * Keep in the order `bulkhead --help` should show them. */
 CLI_CMD("version", cmd_version, "print the version and exit")
+CLI_CMD("policy", cmd_policy, "check RPC policy files and evaluate a call (lint, eval)")
