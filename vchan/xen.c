@@ -1,0 +1,145 @@
+/* The xen transport: a thin wrapper over libxenvchan (grant tables, event
+ * channels, xenstore), with Qubes' libvchan xenstore paths:
+ *   server (in S, for peer P, port X):  data/vchan/<P>/<X>  (under S's home)
+ *   client (in P):  /local/domain/<S>/data/vchan/<P>/<X>
+ * Compiled and linked in every build; without Xen, init fails with one
+ * clear line before libxenvchan is ever called. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <libxenvchan.h>
+
+#include "lib/log.h"
+#include "vchan/transport.h"
+#include "vchan/vchan.h"
+
+struct xen_chan {
+    struct vchan base;              /* first: the public handle */
+    struct libxenvchan *x;
+};
+
+static struct libxenvchan *ctrl(struct vchan *v)
+{
+    struct libxenvchan *x = ((struct xen_chan *)v)->x;
+
+    /* Our blocking flag lives in the handle; libxenvchan keeps its own. */
+    x->blocking = v->blocking ? 1 : 0;
+    return x;
+}
+
+static int xen_write(struct vchan *v, const void *buf, size_t len, int all)
+{
+    return all ? libxenvchan_send(ctrl(v), buf, len) :
+                 libxenvchan_write(ctrl(v), buf, len);
+}
+
+static int xen_read(struct vchan *v, void *buf, size_t len, int all)
+{
+    return all ? libxenvchan_recv(ctrl(v), buf, len) :
+                 libxenvchan_read(ctrl(v), buf, len);
+}
+
+static int xen_wait(struct vchan *v)
+{
+    return libxenvchan_wait(ctrl(v));
+}
+
+static int xen_fd(struct vchan *v)
+{
+    return libxenvchan_fd_for_select(ctrl(v));
+}
+
+static int xen_is_open(struct vchan *v)
+{
+    return libxenvchan_is_open(ctrl(v));
+}
+
+static int xen_data_ready(struct vchan *v)
+{
+    return libxenvchan_data_ready(ctrl(v));
+}
+
+static int xen_buffer_space(struct vchan *v)
+{
+    return libxenvchan_buffer_space(ctrl(v));
+}
+
+static void xen_close(struct vchan *v)
+{
+    libxenvchan_close(((struct xen_chan *)v)->x);
+    free(v);
+}
+
+static const struct vchan_ops xen_ops = {
+    .name = "xen",
+    .write = xen_write,
+    .read = xen_read,
+    .wait = xen_wait,
+    .fd = xen_fd,
+    .is_open = xen_is_open,
+    .data_ready = xen_data_ready,
+    .buffer_space = xen_buffer_space,
+    .close = xen_close,
+};
+
+/* libxenvchan needs these device nodes; say which one is missing rather
+ * than let it fail somewhere deep with a confusing message. */
+static int xen_present(void)
+{
+    static const char *const nodes[] = {
+        "/dev/xen/privcmd", "/dev/xen/evtchn", "/dev/xen/gntdev",
+    };
+
+    for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+        if (access(nodes[i], R_OK | W_OK) < 0) {
+            log_warnx("vchan: no Xen: %s missing", nodes[i]);
+            errno = ENODEV;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static struct vchan *wrap(struct libxenvchan *x, const char *path)
+{
+    struct xen_chan *c;
+
+    if (!x) {
+        log_warn("vchan: libxenvchan on %s", path);
+        return NULL;
+    }
+    c = calloc(1, sizeof(*c));
+    if (!c) {
+        libxenvchan_close(x);
+        return NULL;
+    }
+    c->base.ops = &xen_ops;
+    c->x = x;
+    return &c->base;
+}
+
+struct vchan *vchan_xen_server(int own, int peer, int port, size_t read_min,
+                               size_t write_min)
+{
+    char path[64];
+
+    (void)own;
+    if (!xen_present())
+        return NULL;
+    snprintf(path, sizeof(path), "data/vchan/%d/%d", peer, port);
+    return wrap(libxenvchan_server_init(NULL, peer, path, read_min,
+                                        write_min), path);
+}
+
+struct vchan *vchan_xen_client(int own, int server, int port)
+{
+    char path[96];
+
+    if (!xen_present())
+        return NULL;
+    snprintf(path, sizeof(path), "/local/domain/%d/data/vchan/%d/%d",
+             server, own, port);
+    return wrap(libxenvchan_client_init(NULL, server, path), path);
+}
