@@ -1,0 +1,105 @@
+/* busd internals: the routing core (busd_core.c), busd's own control
+ * messages (busd_ctl.c) and the socket loop (busd.c).
+ *
+ * The core never touches a socket: it calls the three functions of a
+ * struct busd_io, so that unit tests and the fuzzer drive the very same
+ * frame handling through a fake transport.  Peers are numbered: 0..nsvc-1
+ * are services (each with two slot sockets), BUSD_ADMIN is the admin
+ * socket (REQ/REP; its frames need the REQ routing header to be
+ * answered). */
+#ifndef BULKHEAD_BUSD_H
+#define BULKHEAD_BUSD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bus/bus.h"
+#include "bus/fault.h"
+#include "bus/pending.h"
+#include "bus/queue.h"
+#include "bus/routes.h"
+
+#define BUSD_MAX_SERVICES 64
+#define BUSD_ADMIN PENDING_ADMIN
+
+struct busd_io {
+    /* Sends FRAME on slot SLOT of service SVC without blocking: 0 when
+     * handed to the transport, -1 when not now (no peer, buffer full). */
+    int (*send_slot)(void *ctx, int svc, int slot, const void *frame,
+                     size_t len);
+    /* Answers the admin REQ whose routing header is HDR. */
+    void (*send_admin)(void *ctx, const void *hdr, size_t hdrlen,
+                       const void *frame, size_t len);
+    /* Publishes FRAME on the admin events socket. */
+    void (*publish)(void *ctx, const void *frame, size_t len);
+    void *ctx;
+};
+
+struct busd_svc {
+    char name[NAME_MAX_LEN + 1];
+    int active;                    /* slot that messages are delivered on */
+    bool held;                     /* BusHold: queue instead of delivering */
+    struct queue q;
+    uint64_t delivered, denied, expired;
+};
+
+struct busd {
+    struct busd_svc svc[BUSD_MAX_SERVICES];
+    int nsvc;
+    struct routes routes;
+    struct pending_table pending;
+    struct queue delayed;          /* frames held back by a DELAY fault */
+    struct faults faults;
+    bool allow_faults;
+    struct busd_io io;
+    uint64_t bad_frames;
+};
+
+/* The request a frame is being handled for, so that an answer can find its
+ * way back (HDR only for BUSD_ADMIN). */
+struct busd_origin {
+    int peer;
+    uint64_t id;
+    uint64_t deadline;
+    const void *hdr;
+    size_t hdrlen;
+};
+
+/* ---- busd_core.c ---- */
+int busd_init(struct busd *d, const struct busd_io *io, bool allow_faults,
+              uint64_t seed);
+void busd_free(struct busd *d);
+/* Adds service NAME (idempotent); its index, or -1 (bad name, full). */
+int busd_add_service(struct busd *d, const char *name);
+int busd_find_service(const struct busd *d, const char *name);
+const char *busd_peer_name(const struct busd *d, int peer);
+/* Installs RT (taking ownership).  With ADD_SERVICES, every name a rule
+ * mentions (except admin, busd and *) becomes a service. */
+void busd_set_routes(struct busd *d, struct routes *rt, bool add_services);
+/* Handles one frame of LEN untrusted bytes that arrived from FROM. */
+void busd_handle_frame(struct busd *d, int from, const void *hdr,
+                       size_t hdrlen, const void *untrusted_buf, size_t len,
+                       uint64_t now);
+/* Expires deadlines, releases delayed frames, flushes queues. */
+void busd_tick(struct busd *d, uint64_t now);
+/* How long the loop may sleep before busd_tick has work. */
+int busd_timeout_ms(const struct busd *d, uint64_t now);
+/* Delivers queued frames of SVC while its transport accepts them. */
+void busd_flush(struct busd *d, int svc, uint64_t now);
+/* Sends BODY as the answer to O (src "busd"). */
+void busd_answer(struct busd *d, const struct busd_origin *o, bus_msg *body);
+void busd_answer_error(struct busd *d, const struct busd_origin *o, int code,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- sandbox_busd.c ---- */
+struct sandbox_policy;
+extern const struct sandbox_policy busd_sandbox_policy;
+
+/* ---- busd_ctl.c ---- */
+/* A request addressed to "busd" itself (route already checked). */
+void busd_control(struct busd *d, const struct busd_origin *o,
+                  const bus_msg *m, uint64_t now);
+
+#endif
