@@ -261,6 +261,10 @@ int rdv_recv_hello(int sock, struct rdv_hello *h, int fds[RDV_NFDS])
 
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return 0;
+    if (n == 0 && !(msg.msg_flags & MSG_CTRUNC) && msg.msg_controllen == 0) {
+        errno = ECONNRESET;         /* the server refused us or died */
+        return -1;
+    }
     got = n < 0 ? 0 : take_fds(&msg, fds, RDV_NFDS);
     if (n != sizeof(*h) || got != RDV_NFDS || (msg.msg_flags & MSG_CTRUNC) ||
         validate_hello(h, fds) < 0) {
