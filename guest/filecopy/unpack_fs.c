@@ -69,7 +69,9 @@ static int openat2_confined(int dirfd, const char *path, int flags,
                             mode_t mode)
 {
     struct open_how how = {
-        .flags = (uint64_t)(flags | O_CLOEXEC | O_NOCTTY),
+        /* openat2 refuses O_PATH with any flag beyond these */
+        .flags = (uint64_t)(flags | O_CLOEXEC |
+                            ((flags & O_PATH) ? 0 : O_NOCTTY)),
         .mode = (flags & O_CREAT) ? mode : 0,
         .resolve = RESOLVE_CONFINED,
     };
