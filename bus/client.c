@@ -35,6 +35,9 @@
 #define INBOX_MAX 1024
 #define REPLY_SEND_WAIT_MS 1000   /* how long bus_reply may block */
 #define POLL_SLICE_MS 100         /* re-check nanomsg fds at least this often */
+/* busd answers Error{DEADLINE} at the request's deadline; waiting a little
+ * longer lets the caller see that verdict rather than a bare timeout. */
+#define DEADLINE_GRACE_MS 100
 
 enum bus_type { BUS_PAIR, BUS_ADMIN, BUS_EVENTS };
 
@@ -446,7 +449,9 @@ int bus_call_retry(struct bus *b, const char *dst, bus_msg *req,
                 0 &&
             errno != ETIMEDOUT)
             return -1;
-        if (wait_reply(b, id, attempt_end, reply) == 0)
+        if (wait_reply(b, id, attempt_end >= deadline
+                                  ? deadline + DEADLINE_GRACE_MS : attempt_end,
+                       reply) == 0)
             return 0;
         if (errno != ETIMEDOUT || attempt_end >= deadline)
             return -1;
