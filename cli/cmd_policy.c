@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,68 +89,124 @@ static int cmd_lint(int argc, char **argv)
     return bad || errs.count ? EXIT_USAGE : 0;
 }
 
-/* The qubes as they are now.  Until vm-manager answers on the bus, read
- * its database: $ROOT/var/lib/bulkhead/qubes/NAME/qube.conf with keys
- * class, tags (space separated), default_dispvm, template_for_dispvms. */
-static int add_live_qube(struct policy_system *sys, const char *name,
-                         const char *conf)
-{
-    struct config cfg = {0};
-    char err[256], *tagbuf = NULL, *save = NULL;
-    const char *tags[POLICY_MAX_TAGS], *cls;
-    size_t ntags = 0;
-    bool tdv = false;
-    int type, rc = -1;
+/* The qubes as they are now.  Until policyd asks vm-manager on the bus,
+ * read vm-manager's database directly: $ROOT/var/lib/bulkhead/qubes/NAME.conf
+ * (keys class, tags, template, template_for_dispvms, default_dispvm) and
+ * global-prefs.conf (default_dispvm).  Power state is not on disk, so
+ * every qube but dom0 counts as halted (autostart=no denies). */
+struct live_qube {
+    char name[32];
+    struct config cfg;
+};
 
-    if (config_load(&cfg, conf, err, sizeof(err)) < 0)
-        goto out;
-    cls = config_get(&cfg, "class");
-    if (!cls)
-        cls = config_get(&cfg, "klass");
-    if (!cls || (type = qube_type_parse(cls)) < 0)
-        goto out;
-    if (config_get(&cfg, "tags") &&
-        (tagbuf = strdup(config_get(&cfg, "tags"))))
-        for (char *t = strtok_r(tagbuf, " ,", &save);
-             t && ntags < POLICY_MAX_TAGS; t = strtok_r(NULL, " ,", &save))
-            tags[ntags++] = t;
-    if (config_get_bool(&cfg, "template_for_dispvms", false, &tdv) < 0)
-        goto out;
-    rc = policy_system_add(sys, name, (enum qube_type)type, tags, ntags,
-                           config_get(&cfg, "default_dispvm"), tdv, false,
-                           err, sizeof(err));
-out:
-    if (rc < 0)
-        fprintf(stderr, "bulkhead: policy eval: skipping qube %s (%s)\n",
-                name, conf);
-    free(tagbuf);
-    config_free(&cfg);
-    return rc;
+static const char *live_get(const struct live_qube *lq, size_t n,
+                            const char *name, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(lq[i].name, name))
+            return config_get(&lq[i].cfg, key);
+    return NULL;
+}
+
+static bool live_bool(const struct live_qube *lq, size_t n, const char *name,
+                      const char *key)
+{
+    const char *v = live_get(lq, n, name, key);
+    return v && (!strcmp(v, "1") || !strcasecmp(v, "yes") ||
+                  !strcasecmp(v, "true"));
+}
+
+/* vm-manager's rule: explicit value; a DispVM inherits from its template;
+ * else the global default when it is a disposable template. */
+static const char *live_default_dispvm(const struct live_qube *lq, size_t n,
+                                       size_t i, const char *global)
+{
+    const char *v = config_get(&lq[i].cfg, "default_dispvm");
+    const char *cls = config_get(&lq[i].cfg, "class");
+    const char *tpl = config_get(&lq[i].cfg, "template");
+
+    if (!v && cls && !strcmp(cls, "DispVM") && tpl)
+        v = live_get(lq, n, tpl, "default_dispvm");
+    if (!v && global && strcmp(global, lq[i].name) &&
+        live_bool(lq, n, global, "template_for_dispvms"))
+        v = global;
+    return v && strcmp(v, "none") ? v : NULL;
+}
+
+static void live_add(struct policy_system *sys, const struct live_qube *lq,
+                     size_t n, size_t i, const char *global)
+{
+    const char *cls = config_get(&lq[i].cfg, "class");
+    const char *tags[POLICY_MAX_TAGS];
+    char tagbuf[1024] = "", err[256], *save = NULL;
+    size_t ntags = 0;
+    int type = cls ? qube_type_parse(cls) : -1;
+
+    snprintf(tagbuf, sizeof(tagbuf), "%s",
+             config_get(&lq[i].cfg, "tags") ? config_get(&lq[i].cfg, "tags")
+                                            : "");
+    for (char *t = strtok_r(tagbuf, " ", &save); t && ntags < POLICY_MAX_TAGS;
+         t = strtok_r(NULL, " ", &save))
+        tags[ntags++] = t;
+    if (type < 0 ||
+        policy_system_add(sys, lq[i].name, (enum qube_type)type, tags, ntags,
+                          live_default_dispvm(lq, n, i, global),
+                          live_bool(lq, n, lq[i].name, "template_for_dispvms"),
+                          type == QUBE_ADMINVM, err, sizeof(err)) < 0)
+        fprintf(stderr, "bulkhead: policy eval: skipping qube %s\n",
+                lq[i].name);
+}
+
+static size_t live_read(const char *dir, struct live_qube *lq, size_t max)
+{
+    char path[4400], err[256];
+    struct dirent *de;
+    size_t n = 0;
+    DIR *d = opendir(dir);
+
+    if (!d)
+        return (size_t)-1;
+    while ((de = readdir(d)) && n < max) {
+        size_t len = strlen(de->d_name);
+        if (len < 6 || strcmp(de->d_name + len - 5, ".conf") ||
+            !name_is_valid_n(de->d_name, len - 5))
+            continue;
+        snprintf(lq[n].name, sizeof(lq[n].name), "%.*s", (int)(len - 5),
+                 de->d_name);
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        if (config_load(&lq[n].cfg, path, err, sizeof(err)) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
 }
 
 static int load_live_system(struct policy_system *sys)
 {
-    char dir[4096], conf[4400];
-    struct dirent *de;
-    DIR *d;
+    char dir[4096], prefs[4096], err[256];
+    struct config gp = {0};
+    struct live_qube *lq = calloc(POLICY_MAX_QUBES, sizeof(*lq));
+    size_t n;
 
-    if (paths_join(dir, sizeof(dir), "var/lib/bulkhead/qubes") < 0 ||
-        !(d = opendir(dir))) {
+    if (!lq || paths_join(dir, sizeof(dir), BH_STATE "/qubes") < 0 ||
+        paths_join(prefs, sizeof(prefs), BH_STATE "/global-prefs.conf") < 0 ||
+        (n = live_read(dir, lq, POLICY_MAX_QUBES)) == (size_t)-1) {
         fprintf(stderr, "bulkhead: policy eval: no qube database at %s "
                         "(is vm-manager set up?); use --system FILE\n", dir);
+        free(lq);
         return -1;
     }
-    while ((de = readdir(d))) {
-        if (!name_is_valid(de->d_name))
-            continue;
-        snprintf(conf, sizeof(conf), "%s/%s/qube.conf", dir, de->d_name);
-        if (access(conf, R_OK) == 0)
-            add_live_qube(sys, de->d_name, conf);
-    }
-    closedir(d);
+    if (access(prefs, F_OK) == 0)
+        config_load(&gp, prefs, err, sizeof(err));
+    for (size_t i = 0; i < n; i++)
+        live_add(sys, lq, n, i, config_get(&gp, "default_dispvm"));
     if (!policy_system_find(sys, "dom0"))
         policy_system_add(sys, "dom0", QUBE_ADMINVM, NULL, 0, NULL, false,
-                          true, dir, sizeof(dir));
+                          true, err, sizeof(err));
+    for (size_t i = 0; i < n; i++)
+        config_free(&lq[i].cfg);
+    config_free(&gp);
+    free(lq);
     return 0;
 }
 
@@ -209,7 +266,7 @@ static int load_eval_inputs(const struct eval_opts *o, struct policy *pol,
     print_errors(stderr, &errs);
     policy_errors_free(&errs);
     if (rc < 0)
-        return -1;
+        return o->system ? -2 : -1; /* bad file : no live qubes */
     if (!o->policy_dir && default_policy_dir(dir, sizeof(dir)) < 0)
         return -1;
     rc = policy_load_dir(pol, o->policy_dir ? o->policy_dir : dir, &errs);
@@ -226,7 +283,7 @@ static int cmd_eval(int argc, char **argv)
     struct policy_system sys;
     struct policy_result res;
     struct policy *pol;
-    int policy_bad = 0;
+    int policy_bad = 0, rc;
 
     if (parse_eval_opts(&argc, &argv, &o) < 0) {
         usage(stderr);
@@ -240,15 +297,16 @@ static int cmd_eval(int argc, char **argv)
     }
     policy_system_init(&sys);
     pol = policy_new();
-    if (load_eval_inputs(&o, pol, &sys, &policy_bad) < 0) {
+    if ((rc = load_eval_inputs(&o, pol, &sys, &policy_bad)) < 0) {
         policy_free(pol);
         policy_system_free(&sys);
-        return policy_bad ? EXIT_USAGE : EXIT_NOT_RUNNING;
+        return rc == -2 ? EXIT_USAGE : EXIT_NOT_RUNNING;
     }
     struct policy_request req = {service, argument, argv[1], argv[2]};
     policy_evaluate(pol, &sys, &req, &res);
     policy_result_format(&res, line, sizeof(line));
     printf("%s\n", line);
+    fflush(stdout);
     if (o.verbose)
         print_verbose(&res);
     policy_result_free(&res);
