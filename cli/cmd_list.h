@@ -2,5 +2,7 @@
  * Keep in the order `bulkhead --help` should show them. */
 CLI_CMD("version", cmd_version, "print the version and exit")
 CLI_CMD("policy", cmd_policy, "check RPC policy files and evaluate a call (lint, eval)")
+CLI_CMD("service", cmd_service, "supervise services: list, restart, kill, swap")
+CLI_CMD("audit", cmd_audit, "what each service is and may do (binary, uid, caps, syscalls, routes)")
 CLI_CMD("events", cmd_events, "print bus events live until Ctrl-C")
 CLI_CMD("fault", cmd_fault, "inject bus faults for testing (add, list, clear)")
