@@ -5,9 +5,10 @@
  * entries through the confined *at() calls below.  Exit status: 0, or the
  * enum fc_status of the refusal (unpack.h, README.md), with one line on
  * stderr. */
+#include "sandbox.h"
 #include "unpack.h"
 
-#include "lib/sandbox.h"
+
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,27 +18,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* What the unpacker does after the filter is in, beyond the base table. */
-static const char *const unpack_syscalls[] = {
-    /* Every path lookup, confined to DIR (RESOLVE_BENEATH) */
-    "openat2",
-    /* Creating entries: single components relative to a confined dirfd */
-    "mkdirat", "symlinkat", "renameat2",
-    /* Removing our own temporary file after a refusal */
-    "unlinkat",
-    /* File contents (holes by offset) and final size */
-    "pwrite64", "ftruncate",
-    /* Modes and mtimes */
-    "fchmod", "utimensat",
-    NULL,
-};
-
-static const struct sandbox_policy unpack_policy = {
-    .name = "bulkhead-unpack",
-    .syscalls = unpack_syscalls,
-    .errnos = NULL,
-};
 
 static void usage(FILE *out)
 {
@@ -92,7 +72,7 @@ int main(int argc, char **argv)
     struct fc_result res;
     int sandbox = 1, i, dirfd;
 
-    sandbox_handle_print(argc, argv, &unpack_policy);
+    sandbox_handle_print(argc, argv, &fc_unpack_policy);
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -123,7 +103,7 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGHUP, on_signal);
     signal(SIGPIPE, SIG_IGN);
-    if (sandbox && sandbox_enter(&unpack_policy) < 0) {
+    if (sandbox && sandbox_enter(&fc_unpack_policy) < 0) {
         fprintf(stderr, "bulkhead-unpack: cannot enter the sandbox: %s\n",
                 strerror(errno));
         return FC_E_SYSTEM;
