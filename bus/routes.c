@@ -67,6 +67,11 @@ static int parse_types(struct route *r, char *list, char *err,
 {
     char *save = NULL;
 
+    size_t n = strlen(list);
+
+    /* strtok_r would skip empty elements: "a,,b" is a typo, say so. */
+    if (n == 0 || list[0] == ',' || list[n - 1] == ',' || strstr(list, ",,"))
+        return fail(err, errlen, r->line, "empty type list element");
     r->types = calloc(ROUTES_MAX_TYPES, sizeof(*r->types));
     if (!r->types)
         return fail(err, errlen, r->line, "out of memory");
