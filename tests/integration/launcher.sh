@@ -1,0 +1,191 @@
+#!/bin/sh
+# Integration suite of bulkhead-launcher: boots the launcher with busd and
+# test-only echo-services under a temp --root and checks supervision,
+# readiness order, restarts, the seccomp kill report, crash-loop
+# throttling, swap (with and without rollback) under load, busd restart,
+# audit, and a clean shutdown.
+. "$(dirname "$0")/../lib.sh"
+
+ECHO=$BH_TESTBIN/echo-service
+PEER=$BH_TESTBIN/bus-peer
+tmproot
+LOG=$ROOT/launcher.log
+SVCD=$ROOT/etc/bulkhead/services.d
+
+# --- the system under test: busd + echo services of our own ---------------
+"$BH_TOP/scripts/prepare-root" "$ROOT" >/dev/null
+find "$SVCD" -name '*.conf' ! -name busd.conf -delete
+cat >"$SVCD/echo-a.conf" <<EOF
+exec = $ECHO
+namespaces = mount ipc uts net
+source = tests/services
+notes = test-only service
+EOF
+cat >"$SVCD/echo-b.conf" <<EOF
+exec = $ECHO --slow-ready 300
+after = echo-a
+EOF
+cat >"$SVCD/echo-bad.conf" <<EOF
+exec = $ECHO --violate
+restart = never
+EOF
+cat >"$SVCD/crashy.conf" <<EOF
+exec = $ECHO --exit-at-start 3
+EOF
+cat >>"$ROOT/etc/bulkhead/bus.routes" <<'EOF'
+# launcher.sh test routes
+tester    echo-a    ping
+admin     echo-a    ping
+admin     echo-b    ping
+EOF
+
+# Field N of NAME's line in `service list` (2 = state, 3 = pid).
+field() { bh service list 2>/dev/null | awk -v n="$1" -v f="$2" '$1 == n {print $f}'; }
+state_is() { [ "$(field "$1" 2)" = "$2" ]; }
+ping_a() { "$PEER" call tester echo-a --timeout 3000 --retry 300 | grep -q '^pong echo-a'; }
+
+"$BH_BIN/bulkhead-launcher" --root "$ROOT" >>"$LOG" 2>&1 &
+LAUNCHER_PID=$!
+track_pid "$LAUNCHER_PID"
+
+check "echo-a and echo-b come up" wait_for 20 sh -c \
+    "'$BH_BIN/bulkhead' --root '$ROOT' service list | grep -q '^echo-b  *up'"
+check "busd is up" state_is busd up
+check "echo-a is up" state_is echo-a up
+
+# Readiness order: echo-b (after = echo-a) started only once echo-a was ready.
+a_ready=$(grep -n 'echo-a: starting -> up' "$LOG" | head -1 | cut -d: -f1)
+b_start=$(grep -n 'echo-b: started pid' "$LOG" | head -1 | cut -d: -f1)
+check "echo-b starts after echo-a is ready" [ "${a_ready:-99999}" -lt "${b_start:-0}" ]
+busd_ready=$(grep -n 'busd: starting -> up' "$LOG" | head -1 | cut -d: -f1)
+a_start=$(grep -n 'echo-a: started pid' "$LOG" | head -1 | cut -d: -f1)
+check "services start after busd is ready" [ "${busd_ready:-99999}" -lt "${a_start:-0}" ]
+
+# Own uid per service, no capabilities, no_new_privs.
+a_pid=$(field echo-a 3)
+a_uid=$(field echo-a 4)
+check "echo-a runs as its own uid" \
+    grep -q "^Uid:	$a_uid	$a_uid	$a_uid	$a_uid" "/proc/$a_pid/status"
+check "echo-a has no capabilities" grep -q "^CapEff:	0000000000000000" "/proc/$a_pid/status"
+check "echo-a has no_new_privs" grep -q "^NoNewPrivs:	1" "/proc/$a_pid/status"
+check "echo-a has seccomp on" grep -q "^Seccomp:	2" "/proc/$a_pid/status"
+check "echo-a has its own mount namespace" \
+    [ "$(readlink /proc/$a_pid/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ]
+check "echo-a has its own network namespace" \
+    [ "$(readlink /proc/$a_pid/ns/net)" != "$(readlink /proc/self/ns/net)" ]
+check "echo-a and busd have different uids" [ "$a_uid" != "$(field busd 4)" ]
+check "bus dir is owned by busd, group echo-a, mode 2710" \
+    [ "$(stat -c '%u %g %a' "$ROOT/run/bulkhead/bus/echo-a")" = "$(field busd 4) $a_uid 2710" ]
+
+# --- request/reply through busd; a denied route ---------------------------
+check "request/reply through busd" ping_a
+out=$("$PEER" call tester echo-b --timeout 2000)
+check "a route not in bus.routes is refused" sh -c "echo '$out' | grep -q DENIED"
+check "the denial is logged" grep -q 'denied: tester -> echo-b ping' "$LOG"
+
+# --- seccomp kill is reported ----------------------------------------------
+check "echo-bad is killed (down, restart = never)" wait_for 10 state_is echo-bad down
+check "service list says why: seccomp, syscall ptrace" sh -c \
+    "'$BH_BIN/bulkhead' --root '$ROOT' service list | grep '^echo-bad' | grep -q 'seccomp: killed by SIGSYS (syscall ptrace)'"
+
+# --- crash loop ends failed --------------------------------------------------
+check "a crash-looping service ends failed" wait_for 30 state_is crashy failed
+check "its last exit is recorded" sh -c \
+    "'$BH_BIN/bulkhead' --root '$ROOT' service list | grep '^crashy' | grep -q 'exit 3'"
+check "the launcher reported it" grep -q 'crashy: FAILED' "$LOG"
+bh service restart crashy >/dev/null
+check "service restart revives a failed service" \
+    sh -c "grep -c 'crashy: failed -> starting' '$LOG' | grep -q 1"
+
+# --- kill -9 of a service -----------------------------------------------------
+kill -9 "$a_pid"
+check "a killed service is restarted" wait_for 10 sh -c \
+    "p=\$('$BH_BIN/bulkhead' --root '$ROOT' service list | awk '\$1==\"echo-a\" && \$2==\"up\" {print \$3}'); [ -n \"\$p\" ] && [ \"\$p\" != $a_pid ]"
+check "and serves again" ping_a
+check "its last exit says signal 9" sh -c \
+    "'$BH_BIN/bulkhead' --root '$ROOT' service list | grep '^echo-a' | grep -q 'signal 9 (KILL)'"
+check "bulkhead service kill works too" sh -c \
+    "'$BH_BIN/bulkhead' --root '$ROOT' service kill echo-b | grep -q 'sent signal 9'"
+check "echo-b is back" wait_for 10 state_is echo-b up
+
+# --- steady stream helper: N sequential calls over time, count the pongs ---
+stream() { # stream FILE SECONDS
+    _end=$(( $(date +%s) + $2 ))
+    : >"$1"
+    while [ "$(date +%s)" -lt "$_end" ]; do
+        "$PEER" call tester echo-a --count 5 --timeout 8000 --retry 250 >>"$1" 2>/dev/null
+    done
+}
+sent() { grep -c . "$1"; }
+pongs() { grep -c '^pong echo-a' "$1"; }
+
+# --- kill -9 of busd: restarted, clients reconnect, retried calls all land --
+busd_pid=$(field busd 3)
+stream "$ROOT/busd-stream" 4 &
+SPID=$!
+sleep 1
+kill -9 "$busd_pid"
+wait "$SPID"
+check "busd is restarted" wait_for 10 sh -c \
+    "p=\$('$BH_BIN/bulkhead' --root '$ROOT' service list | awk '\$1==\"busd\" && \$2==\"up\" {print \$3}'); [ -n \"\$p\" ] && [ \"\$p\" != $busd_pid ]"
+check "calls retried across a busd restart are all answered ($(pongs "$ROOT/busd-stream")/$(sent "$ROOT/busd-stream"))" \
+    [ "$(pongs "$ROOT/busd-stream")" -eq "$(sent "$ROOT/busd-stream")" ]
+check "clients reconnect after busd restart" ping_a
+
+# --- swap under a steady stream -----------------------------------------------
+cp "$ECHO" "$ROOT/echo-service.v2"
+chmod 755 "$ROOT/echo-service.v2"
+old_pid=$(field echo-a 3)
+stream "$ROOT/swap-stream" 4 &
+SPID=$!
+sleep 1
+out=$(bh service swap echo-a --exec "$ROOT/echo-service.v2" 2>&1)
+check "swap succeeds ($out)" sh -c "echo '$out' | grep -q swapped"
+wait "$SPID"
+check "no request lost during the swap ($(pongs "$ROOT/swap-stream")/$(sent "$ROOT/swap-stream"))" \
+    [ "$(pongs "$ROOT/swap-stream")" -eq "$(sent "$ROOT/swap-stream")" ]
+check "some requests ran during the swap" [ "$(sent "$ROOT/swap-stream")" -gt 10 ]
+check "echo-a now runs the new binary" sh -c \
+    "'$BH_BIN/bulkhead' --root '$ROOT' service list --format json | grep -q 'echo-service.v2'"
+check "the old instance is gone" wait_for 10 sh -c "! kill -0 $old_pid 2>/dev/null"
+check "the new instance serves" ping_a
+
+# busd restart after a swap: the launcher re-points busd to slot 1.
+busd_pid=$(field busd 3)
+kill -9 "$busd_pid"
+check "busd restarted after a swap" wait_for 10 sh -c \
+    "p=\$('$BH_BIN/bulkhead' --root '$ROOT' service list | awk '\$1==\"busd\" && \$2==\"up\" {print \$3}'); [ -n \"\$p\" ] && [ \"\$p\" != $busd_pid ]"
+check "the swapped service is reachable after busd restarts" ping_a
+
+# --- swap rollback ---------------------------------------------------------------
+cur_pid=$(field echo-a 3)
+check_fails "a swap to a binary that never becomes ready fails" \
+    bh service swap echo-a --exec /bin/false
+check "the old instance keeps serving" [ "$(field echo-a 3)" = "$cur_pid" ]
+check "and answers" ping_a
+check_fails "swap of an unknown service is refused" \
+    bh service swap nosuch --exec /bin/true
+check_fails "restart of an unknown service is refused" bh service restart nosuch
+
+# --- audit ---------------------------------------------------------------------------
+sum=$(sha256sum "$ECHO" | cut -d' ' -f1)
+out=$(bh audit echo-b)
+check "audit shows the binary's sha256" sh -c "echo '$out' | grep -q '$sum'"
+check "audit lists syscall names" sh -c "echo '$out' | grep -q futex"
+check "audit lists routes received" sh -c "echo '$out' | grep -q 'admin: ping'"
+check "audit --format json is valid JSON with every service" sh -c \
+    "'$BH_BIN/bulkhead' --root '$ROOT' audit --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"services\"]) == 5, d; a=[s for s in d[\"services\"] if s[\"name\"]==\"echo-a\"][0]; assert a[\"source_lines\"] > 50 and \"net\" in a[\"namespaces\"] and a[\"syscalls\"]'"
+check "service list --format json is valid JSON" sh -c \
+    "'$BH_BIN/bulkhead' --root '$ROOT' service list --format json | python3 -c 'import json,sys; json.load(sys.stdin)'"
+
+# --- clean shutdown --------------------------------------------------------------------
+pids=$(bh service list | awk 'NR>1 && $3 != 0 {print $3}')
+kill -TERM "$LAUNCHER_PID"
+check "the launcher exits on SIGTERM" wait_for 15 sh -c "! kill -0 $LAUNCHER_PID 2>/dev/null"
+alive=""
+for p in $pids; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
+check "every service is stopped (left:$alive)" [ -z "$alive" ]
+check "clean stops, in reverse order (busd last)" sh -c \
+    "tail -3 '$LOG' | grep -q 'busd: stopping -> down'"
+
+finish
