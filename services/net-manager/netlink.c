@@ -293,3 +293,74 @@ int ns_sysctl(int ns, const char *path, const char *value, char *err,
     struct nl_op op = {.a = path, .b = value, .err = err, .errlen = errlen};
     return in_netns(ns, do_sysctl, &op, err, errlen);
 }
+
+int nl_link_move(const char *name, int ns, const char *newname, char *err,
+                 size_t errlen)
+{
+    struct nl_sock *s = route_socket();
+    struct rtnl_link *link = NULL, *change;
+    int rc;
+
+    if (!s)
+        return ERR("netlink socket");
+    rc = rtnl_link_get_kernel(s, 0, name, &link);
+    if (rc < 0) {
+        nl_socket_free(s);
+        return ERR("%s: %s", name, nl_geterror(rc));
+    }
+    change = rtnl_link_alloc();
+    rtnl_link_set_ns_fd(change, ns);
+    rtnl_link_set_name(change, newname);
+    rc = rtnl_link_change(s, link, change, 0);
+    rtnl_link_put(change);
+    rtnl_link_put(link);
+    nl_socket_free(s);
+    return rc < 0 ? ERR("move %s: %s", name, nl_geterror(rc)) : 0;
+}
+
+struct prefix_walk {
+    const char *prefix;
+    void (*fn)(const char *name, void *ctx);
+    void *ctx;
+    int count;
+};
+
+static void walk_one(struct nl_object *obj, void *arg)
+{
+    struct prefix_walk *w = arg;
+    const char *name = rtnl_link_get_name((struct rtnl_link *)obj);
+
+    if (name && !strncmp(name, w->prefix, strlen(w->prefix))) {
+        w->fn(name, w->ctx);
+        w->count++;
+    }
+}
+
+static int do_walk(void *arg)
+{
+    struct prefix_walk *w = arg;
+    struct nl_sock *s = route_socket();
+    struct nl_cache *cache = NULL;
+
+    if (!s)
+        return -1;
+    if (rtnl_link_alloc_cache(s, AF_UNSPEC, &cache) < 0) {
+        nl_socket_free(s);
+        return -1;
+    }
+    nl_cache_foreach(cache, walk_one, w);
+    nl_cache_free(cache);
+    nl_socket_free(s);
+    return 0;
+}
+
+int nl_links_with_prefix(int ns, const char *prefix,
+                         void (*fn)(const char *name, void *ctx), void *ctx,
+                         char *err, size_t errlen)
+{
+    struct prefix_walk w = {prefix, fn, ctx, 0};
+
+    if (in_netns(ns, do_walk, &w, err, errlen) < 0)
+        return -1;
+    return w.count;
+}

@@ -28,6 +28,16 @@ int nl_route_add(int ns, const char *dst, const char *gateway,
 int ns_sysctl(int ns, const char *path, const char *value, char *err,
               size_t errlen);
 
+/* Moves host link NAME (in net-manager's namespace) into NS, renamed
+ * NEWNAME. */
+int nl_link_move(const char *name, int ns, const char *newname, char *err,
+                 size_t errlen);
+/* Calls FN(name, ctx) for every link of NS whose name starts with PREFIX.
+ * Returns the count, or -1. */
+int nl_links_with_prefix(int ns, const char *prefix,
+                         void (*fn)(const char *name, void *ctx), void *ctx,
+                         char *err, size_t errlen);
+
 /* Runs FN(ARG) with the calling thread inside NS, then returns to its own
  * namespace; -1 when the namespace cannot be entered. */
 int in_netns(int ns, int (*fn)(void *arg), void *arg, char *err,
