@@ -73,7 +73,7 @@ static bool source_match(const struct tok *t, const struct request_ctx *rc)
         return !rc->src_admin;
     case TOK_TYPE:
         return rc->src && !rc->src_admin &&
-               rc->src->type == (enum qube_type)qube_type_parse(t->value);
+               rc->src->type == (enum qube_type)t->qtype;
     case TOK_TAG:
         return rc->src && !rc->src_admin &&
                policy_qube_has_tag(rc->src, t->value);
@@ -101,7 +101,7 @@ static bool target_match(const struct tok *t, const struct request_ctx *rc)
         return it->kind != TOK_ADMINVM;
     case TOK_TYPE:
         return it->kind == TOK_NAME && it->q &&
-               it->q->type == (enum qube_type)qube_type_parse(t->value);
+               it->q->type == (enum qube_type)t->qtype;
     case TOK_TAG:
         return it->kind == TOK_NAME && it->q &&
                policy_qube_has_tag(it->q, t->value);
@@ -244,7 +244,7 @@ static int resolve_redirect(const struct tok *t, const struct request_ctx *rc,
 /* The request's own target as a token (for allow without target=). */
 static struct tok intended_tok(const struct intended *it)
 {
-    struct tok t = {it->kind, (char *)it->name};
+    struct tok t = {it->kind, (char *)it->name, -1};
     return t;
 }
 
@@ -307,7 +307,7 @@ static void expand_qubes(struct target_set *ts, const struct tok *t,
                 ts->disp[i] = on;
             break;
         case TOK_TYPE:
-            if (!admin && q->type == (enum qube_type)qube_type_parse(t->value))
+            if (!admin && q->type == (enum qube_type)t->qtype)
                 ts->name[i] = on;
             break;
         case TOK_TAG:

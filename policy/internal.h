@@ -41,6 +41,7 @@ enum tok_kind {
 struct tok {
     enum tok_kind kind;
     char *value; /* name, type, tag or template; NULL for the others */
+    int qtype;   /* TOK_TYPE: the enum qube_type of value */
 };
 
 struct rule {

@@ -41,6 +41,7 @@ static int set_tok(struct tok *out, enum tok_kind kind, const char *value)
 {
     out->kind = kind;
     out->value = NULL;
+    out->qtype = -1;
     if (value && !(out->value = strdup(value)))
         fatal("strdup");
     return 0;
@@ -93,7 +94,9 @@ static int parse_prefixed(const char *s, unsigned ctx, struct tok *out,
             continue;
         if (check_value(prefixes[i].kind, value, s, err, errlen) < 0)
             return -1;
-        return set_tok(out, prefixes[i].kind, value);
+        set_tok(out, prefixes[i].kind, value);
+        out->qtype = qube_type_parse(value);
+        return 0;
     }
     return 1;
 }
