@@ -59,13 +59,14 @@
 #define GUEST_HDR_SIZE 8
 
 /* Largest payload of any frame on the control channel, and of any frame
- * on an exec channel.  Both vchan rings of a channel are at least
- * GUEST_RING_SIZE so one whole frame always fits (vchan_send is all or
- * nothing). */
+ * on an exec channel.  Frames are written as byte streams (a frame may
+ * cross several ring wraps), so rings need not hold a whole frame; the
+ * ring sizes below are what the servers ask for. */
 #define GUEST_MAX_CONTROL 65536u
 #define GUEST_MAX_DATA 65536u
 #define GUEST_MAX_PAYLOAD 65536u
-#define GUEST_RING_SIZE (2u * (GUEST_MAX_PAYLOAD + GUEST_HDR_SIZE))
+#define GUEST_CONTROL_RING 16384u
+#define GUEST_EXEC_RING 65536u
 
 /* Limits inside EXEC. */
 #define GUEST_MAX_ARGC 1024      /* argv entries, at least 1 */

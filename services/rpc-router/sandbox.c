@@ -1,0 +1,37 @@
+/* rpc-router's seccomp allowlist, beyond sandbox_base_syscalls
+ * (lib/sandbox_base.c).  The bus is open and the state file read before
+ * sandbox_enter(); what remains is creating vchan servers when qubes are
+ * attached (and again when they restart) and rewriting the state file. */
+#include "services/rpc-router/rpc_router.h"
+
+#include <stddef.h>
+
+static const char *const rpc_router_syscalls[] = {
+    /* vchan shm servers: the ring memory (memfd, sized and sealed with
+     * fcntl, mapped with mmap from the base) */
+    "memfd_create", "ftruncate",
+
+    /* vchan rendezvous: a listening unix socket per channel under
+     * $RUN/vchan/0, made connectable for the qube (chmod 0666; the peer
+     * is checked with SO_PEERCRED), accepted once, unlinked when the
+     * client came, on close, or when stale */
+    "bind", "listen", "accept4", "accept", "unlink", "unlinkat", "chmod",
+    "fchmodat",
+
+    /* vchan's server_dir(): mkdir of $RUN/vchan/0 (already there: EEXIST)
+     * and the euid test that guards its chown */
+    "mkdir", "mkdirat", "geteuid",
+
+    /* The state file $RUN/rpc-router/attached: lib/atomicfile.c writes a
+     * temporary file, fchmods and fsyncs it, renames it over the old one
+     * and fsyncs the directory */
+    "openat", "open", "fchmod", "fsync", "fdatasync", "rename", "renameat",
+    "renameat2",
+    NULL,
+};
+
+const struct sandbox_policy rpc_router_sandbox_policy = {
+    .name = "rpc-router",
+    .syscalls = rpc_router_syscalls,
+    .errnos = NULL,
+};
