@@ -112,8 +112,18 @@ static int load_services(struct launcher *l, const struct options *o,
     l->agent_uid = confs[n].uid;
     if (svcconf_order(confs, n, l->order, err, errlen) < 0)
         return -1;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        const char *missing = svcconf_missing_dep(confs, n, &confs[i]);
         l->svcs[i].conf = confs[i];
+        if (missing) { /* boot the rest; report this one */
+            l->svcs[i].state = ST_FAILED;
+            l->svcs[i].launched = true;
+            snprintf(l->svcs[i].last_exit, sizeof(l->svcs[i].last_exit),
+                     "config: unknown dependency '%s'", missing);
+            log_warnx("%s: not started: depends on '%s', which has no "
+                      "services.d entry", confs[i].name, missing);
+        }
+    }
     l->nsvc = n;
     return 0;
 }

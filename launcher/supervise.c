@@ -435,6 +435,19 @@ static bool deps_up(struct launcher *l, const struct svc *s)
 
 static bool all_up_once;
 
+/* Never startable: a dependency (transitively) failed. */
+static bool blocked(struct launcher *l, const struct svc *s, int depth)
+{
+    if (depth > SVC_MAX)
+        return false;
+    for (int d = 0; d < s->conf.ndeps; d++) {
+        struct svc *dep = launcher_find(l, s->conf.deps[d]);
+        if (dep && (dep->state == ST_FAILED || blocked(l, dep, depth + 1)))
+            return true;
+    }
+    return false;
+}
+
 /* systemd Type=notify: READY=1 once everything came up the first time. */
 static void sd_notify_ready(void)
 {
@@ -456,9 +469,12 @@ static void sd_notify_ready(void)
     close(fd);
 }
 
+/* Boot is settled when every service was started and is up, or gave up
+ * (failed, or down by its restart policy): systemd hears READY=1 then, so
+ * one broken service does not hold the whole boot hostage. */
 static void start_ready(struct launcher *l)
 {
-    bool all = true;
+    int up = 0, settled = 0;
 
     for (int i = 0; i < l->nsvc; i++) {
         struct svc *s = &l->svcs[l->order[i]];
@@ -466,11 +482,17 @@ static void start_ready(struct launcher *l)
             s->launched = true;
             fsm_event(s, EV_START, &ops);
         }
-        all = all && s->state == ST_UP;
+        up += s->state == ST_UP;
+        settled += (s->launched && (s->state == ST_UP || s->state == ST_FAILED ||
+                                    s->state == ST_DOWN)) ||
+                   (!s->launched && blocked(l, s, 0));
     }
-    if (all && !all_up_once) {
+    if (settled == l->nsvc && !all_up_once) {
         all_up_once = true;
-        log_info("all %d services are up", l->nsvc);
+        if (up == l->nsvc)
+            log_info("all %d services are up", l->nsvc);
+        else
+            log_warnx("boot settled: %d of %d services up", up, l->nsvc);
         sd_notify_ready();
     }
 }

@@ -399,8 +399,7 @@ static int visit(const struct svc_conf *confs, int count, int i, int *mark,
     for (int d = 0; d < confs[i].ndeps; d++) {
         int j = find_conf(confs, count, confs[i].deps[d]);
         if (j < 0)
-            return ERR("%s: unknown dependency '%s'", confs[i].name,
-                       confs[i].deps[d]);
+            continue; /* svcconf_missing_dep: the launcher reports it */
         if (visit(confs, count, j, mark, order, n, err, errlen) < 0)
             return -1;
     }
@@ -423,6 +422,15 @@ int svcconf_order(const struct svc_conf *confs, int count, int *order,
         if (visit(confs, count, i, mark, order, &n, err, errlen) < 0)
             return -1;
     return 0;
+}
+
+const char *svcconf_missing_dep(const struct svc_conf *confs, int count,
+                                const struct svc_conf *c)
+{
+    for (int d = 0; d < c->ndeps; d++)
+        if (find_conf(confs, count, c->deps[d]) < 0)
+            return c->deps[d];
+    return NULL;
 }
 
 int svcconf_binary(const struct svc_conf *c, const char *bindir, char *out,

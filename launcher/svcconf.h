@@ -79,9 +79,14 @@ int svcconf_assign_uids(struct svc_conf *confs, int count, uid_t base,
 
 /* Orders CONFS so that every service comes after its dependencies, busd
  * first.  ORDER gets indexes into CONFS.  Returns -1 with a message on a
- * cycle or an unknown dependency. */
+ * cycle.  Unknown dependencies are skipped here (see svcconf_missing_dep):
+ * the launcher marks such a service failed and boots the rest. */
 int svcconf_order(const struct svc_conf *confs, int count, int *order,
                   char *err, size_t errlen);
+
+/* The first dependency of C that is not among CONFS, or NULL. */
+const char *svcconf_missing_dep(const struct svc_conf *confs, int count,
+                                const struct svc_conf *c);
 
 /* Splits an exec line into ARGV (at most SVC_MAX_ARGS words, NULL-ended)
  * using BUF for storage; returns the word count or -1. */
