@@ -2,6 +2,7 @@
 
 #include "fwapply.h"
 #include "fwcompile.h"
+#include "dnsq.h"
 #include "netlink.h"
 
 #include <stdio.h>
@@ -59,10 +60,27 @@ int net_setup_netvm(int ns_fd, unsigned netvm_qid, const char *upstream_dns,
         size_t n = strlen(script);
         snprintf(script + n, sizeof(script) - n,
                  "add rule ip bulkhead-nat prerouting ip daddr { %s, %s } "
+                 "meta l4proto { tcp, udp } th dport 53 dnat to %s\n"
+                 /* the netvm's own lookups (firewall names) too */
+                 "add chain ip bulkhead-nat output "
+                 "{ type nat hook output priority -100; }\n"
+                 "flush chain ip bulkhead-nat output\n"
+                 "add rule ip bulkhead-nat output ip daddr { %s, %s } "
                  "meta l4proto { tcp, udp } th dport 53 dnat to %s\n",
-                 NET_DNS1, NET_DNS2, upstream_dns);
+                 NET_DNS1, NET_DNS2, upstream_dns, NET_DNS1, NET_DNS2,
+                 upstream_dns);
     }
     return fw_apply_script(ns_fd, script, err, errlen);
+}
+
+/* Firewall host names are resolved by the netvm, through the virtual DNS
+ * address it forwards upstream (sys-net's own lookups are DNAT'd to its
+ * uplink resolver by the output chain above). */
+static int resolve_in_netvm(void *ctx, const char *name, int *families,
+                            unsigned char addrs[][16], int max)
+{
+    return dnsq_resolve(*(int *)ctx, NET_DNS1, name, families, addrs, max,
+                        1000);
 }
 
 int net_apply_firewall(int netvm_ns, unsigned qid,
@@ -77,7 +95,9 @@ int net_apply_firewall(int netvm_ns, unsigned qid,
     chain_name(qid, chain, sizeof(chain));
     struct fw_compile_in in = {.rules = rules, .chain = chain,
                                .dns = {NET_DNS1, NET_DNS2},
-                               .now = time(NULL)};
+                               .now = time(NULL),
+                               .resolve = resolve_in_netvm,
+                               .resolve_ctx = &netvm_ns};
     script = fw_compile_chain(&in, &next);
     if (!script)
         return ERR("out of memory compiling the firewall");

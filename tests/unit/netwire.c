@@ -94,8 +94,10 @@ static int server(int nsfd, int type, const char *addr, int port)
     return r.fd;
 }
 
-/* True when a TCP connection from FROM to ADDR:PORT completes in 400 ms. */
-static bool tcp_reaches(int from, const char *addr, int port)
+/* True when a TCP connection from FROM to ADDR:PORT completes within
+ * WAIT_MS.  Checks that expect success wait long (a loaded machine); those
+ * that expect a drop wait shortly, after a success has warmed ARP. */
+static bool tcp_within(int from, const char *addr, int port, int wait_ms)
 {
     char err[256];
     struct sock_req r = {SOCK_STREAM, NULL, 0, -1};
@@ -112,13 +114,23 @@ static bool tcp_reaches(int from, const char *addr, int port)
         return false;
     }
     p = (struct pollfd){.fd = r.fd, .events = POLLOUT};
-    if (poll(&p, 1, 400) != 1) {
+    if (poll(&p, 1, wait_ms) != 1) {
         close(r.fd);
         return false;
     }
     getsockopt(r.fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
     close(r.fd);
     return soerr == 0;
+}
+
+static bool tcp_reaches(int from, const char *addr, int port)
+{
+    return tcp_within(from, addr, port, 3000);
+}
+
+static bool tcp_blocked(int from, const char *addr, int port)
+{
+    return !tcp_within(from, addr, port, 500);
 }
 
 /* Sends a datagram from FROM to ADDR:53 and expects the fake DNS server
@@ -137,12 +149,12 @@ static bool dns_round_trip(int from, int dns, const char *addr)
     inet_pton(AF_INET, addr, &a.sin_addr);
     sendto(r.fd, "query", 5, 0, (struct sockaddr *)&a, sizeof(a));
     p = (struct pollfd){.fd = dns, .events = POLLIN};
-    if (poll(&p, 1, 400) == 1 &&
+    if (poll(&p, 1, 3000) == 1 &&
         recvfrom(dns, buf, sizeof(buf), 0, (struct sockaddr *)&peer,
                  &plen) == 5) {
         sendto(dns, "answer", 6, 0, (struct sockaddr *)&peer, plen);
         p = (struct pollfd){.fd = r.fd, .events = POLLIN};
-        ok = poll(&p, 1, 400) == 1 && recv(r.fd, buf, sizeof(buf), 0) == 6;
+        ok = poll(&p, 1, 3000) == 1 && recv(r.fd, buf, sizeof(buf), 0) == 6;
     }
     close(r.fd);
     return ok;
@@ -208,11 +220,11 @@ Test(netwire, qube_reaches_internet_through_two_netvms,
     peer = server(ns[PERSONAL], SOCK_STREAM, "10.137.0.6", 9000);
 
     cr_expect(tcp_reaches(ns[WORK], "192.0.2.1", 8080), "work -> internet");
-    cr_expect(!tcp_reaches(ns[WORK], "192.0.2.1", 8081),
+    cr_expect(tcp_blocked(ns[WORK], "192.0.2.1", 8081),
               "the drop rule for 8081 did not stop it");
     cr_expect(tcp_reaches(ns[PERSONAL], "192.0.2.1", 8081),
               "personal has no such rule");
-    cr_expect(!tcp_reaches(ns[WORK], "10.137.0.6", 9000),
+    cr_expect(tcp_blocked(ns[WORK], "10.137.0.6", 9000),
               "work reached another qube");
     cr_expect(dns_round_trip(ns[WORK], dns, NET_DNS1),
               "virtual DNS did not reach the netvm's resolver");
@@ -220,7 +232,7 @@ Test(netwire, qube_reaches_internet_through_two_netvms,
     char err[256];
     struct fw_rules none = {NULL, 0};
     cr_assert_eq(net_apply_firewall(ns[SYSFW], 5, &none, err, sizeof(err)), 0);
-    cr_expect(!tcp_reaches(ns[WORK], "192.0.2.1", 8080), "empty list = drop");
+    cr_expect(tcp_blocked(ns[WORK], "192.0.2.1", 8080), "empty list = drop");
     /* Re-adoption: connecting again duplicates nothing and works. */
     cr_assert_eq(net_connect_qube(ns[WORK], 5, ns[SYSFW], 2, &work, err,
                                   sizeof(err)), 0, "%s", err);
@@ -228,10 +240,81 @@ Test(netwire, qube_reaches_internet_through_two_netvms,
     cr_assert_eq(net_disconnect_qube(ns[SYSFW], 5, err, sizeof(err)), 0,
                  "%s", err);
     cr_expect(!nl_link_exists(ns[WORK], "eth0"), "eth0 left after disconnect");
-    cr_expect(!tcp_reaches(ns[WORK], "192.0.2.1", 8080), "offline qube");
+    cr_expect(tcp_blocked(ns[WORK], "192.0.2.1", 8080), "offline qube");
     close(web);
     close(alt);
     close(dns);
     close(peer);
+    fw_rules_free(&work);
+}
+
+/* A fake DNS server in the "internet": answers every A query with the
+ * address in *ANSWER (shared memory, so the test can move the name). */
+#include <sys/mman.h>
+
+static void dns_server(int fd, volatile unsigned char *answer)
+{
+    unsigned char buf[512];
+    struct sockaddr_storage peer;
+
+    for (;;) {
+        socklen_t plen = sizeof(peer);
+        ssize_t n = recvfrom(fd, buf, sizeof(buf) - 16, 0,
+                             (struct sockaddr *)&peer, &plen);
+        if (n < 12)
+            continue;
+        bool is_a = buf[n - 3] == 1;
+        buf[2] |= 0x80;
+        buf[3] = 0x80;
+        buf[7] = is_a ? 1 : 0;
+        if (is_a) {
+            const unsigned char rr[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 5,
+                                        0, 4, answer[0], answer[1],
+                                        answer[2], answer[3]};
+            memcpy(buf + n, rr, sizeof(rr));
+            n += (ssize_t)sizeof(rr);
+        }
+        sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&peer, plen);
+    }
+}
+
+Test(netwire, dns_name_rule_follows_the_name, .init = private_netns,
+     .fini = teardown, .timeout = 30)
+{
+    const char *lines[] = {
+        "action=accept proto=tcp dsthost=web.test dstports=8080-8080",
+        "action=drop"};
+    struct fw_rules work = rules_of(lines, 2);
+    volatile unsigned char *answer = mmap(NULL, 4, PROT_READ | PROT_WRITE,
+                                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int web, dns;
+    pid_t dns_pid;
+    char err[256];
+
+    answer[0] = 192, answer[1] = 0, answer[2] = 2, answer[3] = 1;
+    build_tree(&work);
+    web = server(ns[INET], SOCK_STREAM, "192.0.2.1", 8080);
+    dns = server(ns[INET], SOCK_DGRAM, "192.0.2.1", 53);
+    dns_pid = fork();
+    if (dns_pid == 0) {
+        fcntl(dns, F_SETFL, 0);
+        dns_server(dns, answer);
+        _exit(0);
+    }
+    /* The tree was built before the server ran: apply again now that
+     * the name resolves. */
+    cr_assert_eq(net_apply_firewall(ns[SYSFW], 5, &work, err, sizeof(err)), 0,
+                 "%s", err);
+    cr_expect(tcp_reaches(ns[WORK], "192.0.2.1", 8080),
+              "web.test -> 192.0.2.1 should be allowed");
+    answer[3] = 99; /* the name moves elsewhere */
+    cr_assert_eq(net_apply_firewall(ns[SYSFW], 5, &work, err, sizeof(err)), 0,
+                 "%s", err);
+    cr_expect(tcp_blocked(ns[WORK], "192.0.2.1", 8080),
+              "the old address stayed allowed after the name moved");
+    kill(dns_pid, SIGKILL);
+    waitpid(dns_pid, NULL, 0);
+    close(web);
+    close(dns);
     fw_rules_free(&work);
 }
