@@ -420,6 +420,21 @@ static void set_to_list(const struct target_set *ts, const struct rule *r,
     qsort(res->targets, res->ntargets, sizeof(*res->targets), cmp_target);
 }
 
+/* Marks one resolved target ("dom0", a name or "@dispvm:NAME"). */
+static void mark_resolved(struct target_set *ts,
+                          const struct policy_system *sys, const char *t)
+{
+    bool disp = !strncmp(t, "@dispvm:", 8);
+    const struct policy_qube *q = policy_system_find(sys, disp ? t + 8 : t);
+
+    if (!strcmp(t, "dom0"))
+        ts->adminvm = true;
+    else if (q && disp)
+        ts->disp[q - sys->qubes] = true;
+    else if (q)
+        ts->name[q - sys->qubes] = true;
+}
+
 static void ask_targets(const struct policy *pol, const struct rule *r,
                         const struct request_ctx *rc,
                         struct policy_result *res)
@@ -432,18 +447,10 @@ static void ask_targets(const struct policy *pol, const struct rule *r,
     if (r->has_redirect) {
         char one[POLICY_TARGET_MAX];
         struct policy_result scratch = {0};
-        /* Qubes offers target= as is; we resolve it like allow does so
-         * the prompt shows a real qube (or nothing). */
-        if (resolve_redirect(&r->redirect, rc, one, &scratch) == 0) {
-            const char *name = strncmp(one, "@dispvm:", 8) ? one : one + 8;
-            const struct policy_qube *q = policy_system_find(rc->sys, name);
-            if (!strcmp(one, "dom0"))
-                ts.adminvm = true;
-            else if (q && name == one)
-                ts.name[q - rc->sys->qubes] = true;
-            else if (q)
-                ts.disp[q - rc->sys->qubes] = true;
-        }
+        /* Qubes offers target= as written; we resolve it as allow does,
+         * so the prompt shows a real qube (or nothing: deny). */
+        if (resolve_redirect(&r->redirect, rc, one, &scratch) == 0)
+            mark_resolved(&ts, rc->sys, one);
     } else
         collect_targets(pol, rc, &ts);
     set_to_list(&ts, r, rc, res);
