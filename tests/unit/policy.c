@@ -140,7 +140,7 @@ static int run_golden(const char *name)
     struct policy_errors errs;
     struct policy_system sys;
     struct policy *pol = policy_new();
-    char path[512], where[600], *text, *save = NULL;
+    char path[512], where[600], *text;
     int cases = 0, lineno = 0;
 
     snprintf(path, sizeof(path), "%s/%s.policy", golden_dir(), name);
@@ -160,7 +160,6 @@ static int run_golden(const char *name)
         snprintf(where, sizeof(where), "%s:%d", path, lineno);
         cases += run_case(pol, &sys, where, l);
     }
-    (void)save;
     free(text);
     policy_system_free(&sys);
     policy_free(pol);
