@@ -15,14 +15,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define READ_BUF (1u << 20)
+#define READ_BUF (1u << 20)  /* largest read buffer */
+#define READ_BUF_MIN (64u << 10)
 
 /* Buffered reader.  Bytes taken with rd_meta() go into the stream hash;
  * file payload taken with rd_data() goes into the file's hash instead. */
 struct reader {
     int fd;
     uint8_t *buf;
-    size_t pos, len;
+    size_t pos, len, cap;
     struct xxh64 stream;
 };
 
@@ -43,9 +44,16 @@ static ssize_t rd_fill(struct reader *r)
 
     if (r->pos < r->len)
         return (ssize_t)(r->len - r->pos);
+    /* Start small (most streams are small files), grow while reads fill
+     * the buffer (a big file through a wide pipe). */
+    if (r->len == r->cap && r->cap < READ_BUF) {
+        uint8_t *b = realloc(r->buf, r->cap * 2);
+        if (b)
+            r->buf = b, r->cap *= 2;
+    }
     r->pos = r->len = 0;
     do
-        n = read(r->fd, r->buf, READ_BUF);
+        n = read(r->fd, r->buf, r->cap);
     while (n < 0 && errno == EINTR);
     if (n > 0)
         r->len = (size_t)n;
@@ -462,11 +470,12 @@ enum fc_status fc_unpack(int infd, int dirfd, const struct fc_limits *limits,
     struct unpacker *u = calloc(1, sizeof(*u));
 
     memset(result, 0, sizeof(*result));
-    if (!u || !(u->rd.buf = malloc(READ_BUF))) {
+    if (!u || !(u->rd.buf = malloc(READ_BUF_MIN))) {
         free(u);
         return fc_fail(result, FC_E_SYSTEM, "out of memory");
     }
     u->rd.fd = infd;
+    u->rd.cap = READ_BUF_MIN;
     xxh64_init(&u->rd.stream, 0);
     fcfs_init(&u->fs, dirfd);
     u->lim = *limits;
