@@ -55,6 +55,7 @@ struct svc {
     bool stop_is_failure;      /* stopping: the exit counts as a death */
     int last_status;           /* wait status of the last exit */
     char last_exit[128];       /* "exit 1", "signal 9 (KILL)", ... */
+    char setup_err[128];       /* "setup: ..." from the child before exec */
     uint64_t up_since_ms;      /* CLOCK_REALTIME ms of the last ready */
     int slot;                  /* active bus slot (0/1) */
     struct svc_swap swap;

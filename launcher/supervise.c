@@ -104,7 +104,7 @@ static int op_spawn(struct svc *s)
     }
     s->pid = pid;
     s->notify_fd = fd;
-    s->last_exit[0] = '\0';
+    s->setup_err[0] = '\0';
     log_info("%s: started pid %d (uid %u, slot %d): %s", s->conf.name,
              (int)pid, (unsigned)s->conf.uid, s->slot, s->conf.exec);
     return 0;
@@ -182,7 +182,7 @@ static void check_notify(struct launcher *l, struct svc *s)
     char why[256] = "";
 
     if (s->notify_fd >= 0 &&
-        read_notify(&s->notify_fd, s->last_exit, sizeof(s->last_exit)) == 1)
+        read_notify(&s->notify_fd, s->setup_err, sizeof(s->setup_err)) == 1)
         fsm_event(s, EV_READY, &ops);
     if (s->swap.pid && s->swap.notify_fd >= 0) {
         int r = read_notify(&s->swap.notify_fd, why, sizeof(why));
@@ -304,24 +304,20 @@ static void on_reply(struct launcher *l, bus_msg *m)
 
 static void service_exited(struct launcher *l, struct svc *s, int status)
 {
-    char setup[128] = "";
-
     if (s->notify_fd >= 0) { /* collect a setup failure message */
-        read_notify(&s->notify_fd, setup, sizeof(setup));
+        read_notify(&s->notify_fd, s->setup_err, sizeof(s->setup_err));
         if (s->notify_fd >= 0) {
             close(s->notify_fd);
             s->notify_fd = -1;
         }
     }
     s->last_status = status;
-    if (s->stop_is_failure)
-        ; /* the FSM words it: not ready in time */
-    else if (setup[0] || !strncmp(s->last_exit, "setup:", 6))
-        snprintf(s->last_exit, sizeof(s->last_exit), "%s",
-                 setup[0] ? setup : s->last_exit);
+    s->last_pid = s->pid;
+    if (s->setup_err[0])
+        memcpy(s->last_exit, s->setup_err, sizeof(s->last_exit));
     else
         fsm_format_status(status, s->last_exit, sizeof(s->last_exit));
-    s->last_pid = s->pid;
+    /* (a ready timeout is worded by the FSM: "not ready within N ms") */
     if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
         kmsg_seccomp_cause(s->pid, s->last_exit, sizeof(s->last_exit));
     if (s->swap.pid)

@@ -4,6 +4,8 @@
 # own directory (`bulkhead-launcher --check` against the installed config).
 . "$(dirname "$0")/../lib.sh"
 
+has() { printf "%s\n" "$1" | grep -q -- "$2"; }
+
 tmproot
 D=$ROOT/dest
 out=$("$BH_TOP/scripts/install" --destdir "$D" --prefix /usr 2>&1)
@@ -33,6 +35,6 @@ check "reinstall refreshes services.d" grep -q '^exec = busd' "$D/etc/bulkhead/s
 # The installed launcher reads the installed config (bare names resolve in
 # its own directory).
 out=$("$D/usr/lib/bulkhead/bin/bulkhead-launcher" --root "$D" --check 2>&1)
-check "installed launcher parses the installed services.d" sh -c "echo '$out' | grep -q '^busd '"
+check "installed launcher parses the installed services.d" has "$out" '^busd '
 check_fails "unknown option exits non-zero" "$BH_TOP/scripts/install" --bogus
 finish

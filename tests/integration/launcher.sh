@@ -6,6 +6,8 @@
 # audit, and a clean shutdown.
 . "$(dirname "$0")/../lib.sh"
 
+has() { printf "%s\n" "$1" | grep -q -- "$2"; }
+
 ECHO=$BH_TESTBIN/echo-service
 PEER=$BH_TESTBIN/bus-peer
 tmproot
@@ -80,7 +82,7 @@ check "bus dir is owned by busd, group echo-a, mode 2710" \
 # --- request/reply through busd; a denied route ---------------------------
 check "request/reply through busd" ping_a
 out=$("$PEER" call tester echo-b --timeout 2000)
-check "a route not in bus.routes is refused" sh -c "echo '$out' | grep -q DENIED"
+check "a route not in bus.routes is refused" has "$out" DENIED
 check "the denial is logged" grep -q 'denied: tester -> echo-b ping' "$LOG"
 
 # --- seccomp kill is reported ----------------------------------------------
@@ -140,7 +142,7 @@ stream "$ROOT/swap-stream" 4 &
 SPID=$!
 sleep 1
 out=$(bh service swap echo-a --exec "$ROOT/echo-service.v2" 2>&1)
-check "swap succeeds ($out)" sh -c "echo '$out' | grep -q swapped"
+check "swap succeeds ($out)" has "$out" swapped
 wait "$SPID"
 check "no request lost during the swap ($(pongs "$ROOT/swap-stream")/$(sent "$ROOT/swap-stream"))" \
     [ "$(pongs "$ROOT/swap-stream")" -eq "$(sent "$ROOT/swap-stream")" ]
@@ -170,13 +172,15 @@ check_fails "restart of an unknown service is refused" bh service restart nosuch
 # --- audit ---------------------------------------------------------------------------
 sum=$(sha256sum "$ECHO" | cut -d' ' -f1)
 out=$(bh audit echo-b)
-check "audit shows the binary's sha256" sh -c "echo '$out' | grep -q '$sum'"
-check "audit lists syscall names" sh -c "echo '$out' | grep -q futex"
-check "audit lists routes received" sh -c "echo '$out' | grep -q 'admin: ping'"
+check "audit shows the binary's sha256" has "$out" "$sum"
+check "audit lists syscall names" has "$out" futex
+check "audit lists routes received" has "$out" 'admin: ping'
 check "audit --format json is valid JSON with every service" sh -c \
     "'$BH_BIN/bulkhead' --root '$ROOT' audit --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"services\"]) == 5, d; a=[s for s in d[\"services\"] if s[\"name\"]==\"echo-a\"][0]; assert a[\"source_lines\"] > 50 and \"net\" in a[\"namespaces\"] and a[\"syscalls\"]'"
 check "service list --format json is valid JSON" sh -c \
     "'$BH_BIN/bulkhead' --root '$ROOT' service list --format json | python3 -c 'import json,sys; json.load(sys.stdin)'"
+
+check_fails "fault injection is refused without --allow-faults" bh fault list
 
 # --- clean shutdown --------------------------------------------------------------------
 pids=$(bh service list | awk 'NR>1 && $3 != 0 {print $3}')
@@ -187,5 +191,15 @@ for p in $pids; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
 check "every service is stopped (left:$alive)" [ -z "$alive" ]
 check "clean stops, in reverse order (busd last)" sh -c \
     "tail -3 '$LOG' | grep -q 'busd: stopping -> down'"
+
+# --- --allow-faults is passed through to busd ----------------------------------
+find "$SVCD" -name '*.conf' ! -name busd.conf -delete
+"$BH_BIN/bulkhead-launcher" --root "$ROOT" --allow-faults >>"$LOG" 2>&1 &
+LAUNCHER_PID=$!
+track_pid "$LAUNCHER_PID"
+check "boot with --allow-faults" wait_for 10 state_is busd up
+check "busd got --allow-faults" sh -c \
+    "tr '\\0' ' ' </proc/$(field busd 3)/cmdline | grep -q -- --allow-faults"
+check "bulkhead fault list works" bh fault list
 
 finish
