@@ -34,6 +34,9 @@ EOF
 cat >"$SVCD/crashy.conf" <<EOF
 exec = $ECHO --exit-at-start 3
 EOF
+cat >"$SVCD/ghost.conf" <<EOF
+exec = /nonexistent/ghost-service
+EOF
 cat >>"$ROOT/etc/bulkhead/bus.routes" <<'EOF'
 # launcher.sh test routes
 tester    echo-a    ping
@@ -95,6 +98,9 @@ check "a crash-looping service ends failed" wait_for 30 state_is crashy failed
 check "its last exit is recorded" sh -c \
     "'$BH_BIN/bulkhead' --root '$ROOT' service list | grep '^crashy' | grep -q 'exit 3'"
 check "the launcher reported it" grep -q 'crashy: FAILED' "$LOG"
+check "a service whose binary is missing ends failed" wait_for 30 state_is ghost failed
+check "with the exec error as its cause" sh -c \
+    "'$BH_BIN/bulkhead' --root '$ROOT' service list | grep '^ghost' | grep -q 'setup: exec /nonexistent/ghost-service: No such file'"
 bh service restart crashy >/dev/null
 check "service restart revives a failed service" \
     sh -c "grep -c 'crashy: failed -> starting' '$LOG' | grep -q 1"
@@ -176,7 +182,7 @@ check "audit shows the binary's sha256" has "$out" "$sum"
 check "audit lists syscall names" has "$out" futex
 check "audit lists routes received" has "$out" 'admin: ping'
 check "audit --format json is valid JSON with every service" sh -c \
-    "'$BH_BIN/bulkhead' --root '$ROOT' audit --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"services\"]) == 5, d; a=[s for s in d[\"services\"] if s[\"name\"]==\"echo-a\"][0]; assert a[\"source_lines\"] > 50 and \"net\" in a[\"namespaces\"] and a[\"syscalls\"]'"
+    "'$BH_BIN/bulkhead' --root '$ROOT' audit --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"services\"]) == 6, d; a=[s for s in d[\"services\"] if s[\"name\"]==\"echo-a\"][0]; assert a[\"source_lines\"] > 50 and \"net\" in a[\"namespaces\"] and a[\"syscalls\"]'"
 check "service list --format json is valid JSON" sh -c \
     "'$BH_BIN/bulkhead' --root '$ROOT' service list --format json | python3 -c 'import json,sys; json.load(sys.stdin)'"
 
