@@ -125,12 +125,25 @@ static void shutdown_all(struct agent *a, int sfd)
     log_info("all processes ended; exiting");
 }
 
+/* While dom0 is not listening (rpc-router restarting), retries would log
+ * a line each: say it once, then keep vchan quiet until connected. */
 static struct gchan *connect_dom0(void)
 {
-    struct vchan *v = vchan_client_init(0, GUEST_CONTROL_PORT);
+    static bool quiet;
+    enum log_level saved = log_get_level();
+    struct vchan *v;
 
-    if (!v)
+    if (quiet)
+        log_set_level(LOG_LVL_ERROR);
+    v = vchan_client_init(0, GUEST_CONTROL_PORT);
+    log_set_level(saved);
+    if (!v) {
+        if (!quiet)
+            log_warnx("dom0 is not listening yet; retrying quietly");
+        quiet = true;
         return NULL;
+    }
+    quiet = false;
     return gchan_from_vchan(v, CTL_OUT_CAP);
 }
 

@@ -11,6 +11,10 @@ static const char *const rpc_router_syscalls[] = {
      * fcntl, mapped with mmap from the base) */
     "memfd_create", "ftruncate",
 
+    /* vchan event notifications: the eventfd is drained with
+     * preadv2(RWF_NOWAIT) */
+    "preadv2",
+
     /* vchan rendezvous: a listening unix socket per channel under
      * $RUN/vchan/0, made connectable for the qube (chmod 0666; the peer
      * is checked with SO_PEERCRED), accepted once, unlinked when the
