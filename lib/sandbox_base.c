@@ -40,6 +40,13 @@ const char *const sandbox_base_syscalls[] = {
 
     /* Leaving */
     "exit", "exit_group",
+
+#ifdef __SANITIZE_ADDRESS__
+    /* ASan/UBSan builds only (build-asan/): the sanitizer runtime's own
+     * calls (alternate signal stack, reports, shadow memory queries). */
+    "sigaltstack", "prctl", "readlink", "sched_getaffinity",
+    "pread64",
+#endif
     NULL,
 };
 
