@@ -286,11 +286,18 @@ static enum fc_status receive_data(struct unpacker *u, int fd, off_t off,
     return FC_OK;
 }
 
+/* True when the file's size must be set explicitly: empty files are
+ * already right, and data extents extend the file themselves. */
+static int e_last_hole(uint64_t size, const struct fc_extent *last)
+{
+    return size > 0 && last->kind == FC_EXTENT_HOLE;
+}
+
 /* Receives the extents and the trailer of a file of SIZE bytes into FD. */
 static enum fc_status receive_file(struct unpacker *u, int fd, uint64_t size)
 {
     uint8_t raw[FC_EXTENT_SIZE];
-    struct fc_extent e;
+    struct fc_extent e = {0};
     struct xxh64 h;
     uint64_t off = 0;
     enum fc_status st;
@@ -310,7 +317,7 @@ static enum fc_status receive_file(struct unpacker *u, int fd, uint64_t size)
         off += e.length;
     }
     /* A trailing hole: only the size says it is there. */
-    if (ftruncate(fd, (off_t)size) < 0)
+    if (e_last_hole(size, &e) && ftruncate(fd, (off_t)size) < 0)
         return fc_fail(u->res, FC_E_SYSTEM, "%s: %s", u->untrusted_name,
                        strerror(errno));
     if ((st = rd_meta(u, raw, FC_FILE_TRAILER_SIZE)) != FC_OK)

@@ -158,9 +158,11 @@ enum fc_status fcfs_temp_create(struct fc_fs *fs, int dirfd, int *fd,
 {
     char tmp[64];
 
+    if (!fs->pid)
+        fs->pid = (long)getpid();
     for (int tries = 0; tries < 100; tries++) {
-        snprintf(tmp, sizeof(tmp), FC_PARTIAL_PREFIX "%ld.%lu",
-                 (long)getpid(), fs->tmp_seq++);
+        snprintf(tmp, sizeof(tmp), FC_PARTIAL_PREFIX "%ld.%lu", fs->pid,
+                 fs->tmp_seq++);
         *fd = openat2_confined(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL,
                                0600);
         if (*fd >= 0) {

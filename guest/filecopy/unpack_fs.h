@@ -25,6 +25,7 @@ struct fc_fs {
     struct fc_dirmeta *dirs; /* directories, in creation order */
     size_t ndirs, capdirs;
     unsigned long tmp_seq;
+    long pid;            /* for temporary names */
 };
 
 /* Fills RES->status and RES->message; returns STATUS. */
