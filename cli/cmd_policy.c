@@ -2,6 +2,7 @@
  * bulkhead policy eval [--policy-dir DIR] [--system FILE] [-v]
  *                      SERVICE[+ARG] SOURCE TARGET
  * Checks policy files and answers "what would policyd decide". */
+#include "busctl.h"
 #include "cmd_decls.h"
 #include "commands.h"
 
@@ -37,7 +38,10 @@ static void usage(FILE *out)
             "  NAME TYPE [tag=T]... [default_dispvm=D] "
             "[template_for_dispvms=1] [running=1]\n"
             "-v prints the deciding rule and, for ask, the choices on "
-            "stderr.\n");
+            "stderr.\n"
+            "--format json: lint prints {valid, rules, errors}; eval prints\n"
+            "{action, target, default_target, user, notify, autostart,\n"
+            "targets, rule_file, rule_line, reason}.\n");
 }
 
 static void print_errors(FILE *out, const struct policy_errors *errs)
@@ -83,10 +87,20 @@ static int cmd_lint(int argc, char **argv)
     }
     for (int i = 0; i < argc; i++)
         bad += lint_path(pol, argv[i], &errs) < 0;
-    print_errors(stdout, &errs);
+    if (cli_format_json()) {
+        printf("{\"valid\":%s,\"rules\":%zu,\"errors\":[",
+               bad || errs.count ? "false" : "true", policy_rule_count(pol));
+        for (size_t i = 0; i < errs.count; i++) {
+            fputs(i ? "," : "", stdout);
+            cli_json_string(stdout, errs.msgs[i]);
+        }
+        printf("]}\n");
+    } else
+        print_errors(stdout, &errs);
+    bad = bad || errs.count;
     policy_errors_free(&errs);
     policy_free(pol);
-    return bad || errs.count ? EXIT_USAGE : 0;
+    return bad ? EXIT_USAGE : 0;
 }
 
 /* The qubes as they are now.  Until policyd asks vm-manager on the bus,
@@ -210,6 +224,29 @@ static int load_live_system(struct policy_system *sys)
     return 0;
 }
 
+static void print_json(const struct policy_result *res)
+{
+    static const char *names[] = {"deny", "allow", "ask"};
+
+    printf("{\"action\":\"%s\",\"target\":", names[res->action]);
+    cli_json_string(stdout, res->target);
+    printf(",\"default_target\":");
+    cli_json_string(stdout, res->default_target);
+    printf(",\"user\":");
+    cli_json_string(stdout, res->user);
+    printf(",\"notify\":%s,\"autostart\":%s,\"targets\":[",
+           res->notify ? "true" : "false", res->autostart ? "true" : "false");
+    for (size_t i = 0; i < res->ntargets; i++) {
+        fputs(i ? "," : "", stdout);
+        cli_json_string(stdout, res->targets[i]);
+    }
+    printf("],\"rule_file\":");
+    cli_json_string(stdout, res->rule_file ? res->rule_file : "");
+    printf(",\"rule_line\":%d,\"reason\":", res->rule_line);
+    cli_json_string(stdout, res->reason);
+    printf("}\n");
+}
+
 static void print_verbose(const struct policy_result *res)
 {
     if (res->rule_file)
@@ -305,7 +342,10 @@ static int cmd_eval(int argc, char **argv)
     struct policy_request req = {service, argument, argv[1], argv[2]};
     policy_evaluate(pol, &sys, &req, &res);
     policy_result_format(&res, line, sizeof(line));
-    printf("%s\n", line);
+    if (cli_format_json())
+        print_json(&res);
+    else
+        printf("%s\n", line);
     fflush(stdout);
     if (o.verbose)
         print_verbose(&res);

@@ -84,3 +84,17 @@ EXPECT="allow target=@dispvm:dvm" check "live qubes from the database" \
 rm -r "$ROOT/var/lib/bulkhead/qubes"
 bh policy eval qubes.OpenInVM work @dispvm >/dev/null 2>&1
 check "no database: exit 3" test $? -eq 3
+
+# --format json
+cat >"$pd/30-user.policy" <<'POL'
+qubes.Filecopy * @tag:work @anyvm ask default_target=personal
+POL
+bh --format json policy eval --system "$sys" qubes.Filecopy work @default \
+    >"$ROOT/eval.json" 2>/dev/null
+check "eval --format json: action and default" grep -q \
+    '^{"action":"ask","target":"","default_target":"personal"' "$ROOT/eval.json"
+check "eval --format json: choices" grep -q \
+    '"targets":\[.*"personal".*\]' "$ROOT/eval.json"
+bh policy lint --format json >"$ROOT/lint.json"
+check "lint --format json" grep -q '^{"valid":true,"rules":[0-9]*,"errors":\[\]}$' \
+    "$ROOT/lint.json"
