@@ -103,8 +103,8 @@ static int make_session(struct dov_pool *p, const char *qube,
         goto out;
     if (top_lower && (tfd = open(top_lower, DIR_FLAGS)) >= 0)
         rc = layer_copy_dir_meta(tfd, ufd);
-    else
-        rc = fchown(ufd, 0, 0);
+    else if ((rc = fchown(ufd, 0, 0)) == 0)
+        rc = fchmod(ufd, 0755); /* whatever the umask */
 out:
     if (rc < 0)
         dov_fail(e, DOV_FAILED, "session of %s:%s: %s", qube, m->volume,

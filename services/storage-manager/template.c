@@ -226,7 +226,8 @@ static int stage_begin(struct dov_pool *p, const char *name, char *tmp,
     layer_remove_path(done);
     snprintf(root, sizeof(root), "%s/root", tmp);
     if (mkdir(tmp, 0700) < 0 || mkdir(root, 0755) < 0 ||
-        chown(root, 0, 0) < 0 || (fd = open(root, DIR_FLAGS)) < 0)
+        chown(root, 0, 0) < 0 || chmod(root, 0755) < 0 ||
+        (fd = open(root, DIR_FLAGS)) < 0)
         return dov_fail(e, DOV_FAILED, "%s: %s", root, strerror(errno));
     return fd;
 }

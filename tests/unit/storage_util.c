@@ -25,12 +25,15 @@ void st_setup(void)
     char path[128];
     struct dov_err e;
 
+    /* storage-manager runs with umask 077: modes must never depend on it */
+    umask(077);
     snprintf(tdir, sizeof(tdir), "/tmp/smt.XXXXXX");
     cr_assert(mkdtemp(tdir));
     snprintf(path, sizeof(path), "%s/pool", tdir);
     cr_assert_eq(dov_pool_open(&pool, path, &e), 0, "%s", e.msg);
     snprintf(path, sizeof(path), "%s/empty", tdir);
     mkdir(path, 0755);
+    chmod(tdir, 0755);
     dov_crash_hook = NULL;
 }
 
