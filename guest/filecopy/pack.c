@@ -272,35 +272,64 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The names in directory FD, sorted (a stable stream for the same tree). */
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Appends NAME to *NAMES; -1 when out of memory. */
+static int add_name(char ***names, size_t *n, size_t *cap, const char *name)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 32;
+        char **nn = realloc(*names, c * sizeof(*nn));
+        if (!nn)
+            return -1;
+        *names = nn, *cap = c;
+    }
+    if (!((*names)[*n] = strdup(name)))
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+/* The names in directory FD, sorted (a stable stream for the same tree).
+ * NULL with errno set when the listing is incomplete: a directory sent
+ * with silently missing entries would be worse than a refusal. */
 static char **list_dir(int fd, size_t *n)
 {
-    DIR *d = fdopendir(dup(fd));
+    int dfd = dup(fd), err = 0;
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
     struct dirent *de;
-    char **names = NULL;
-    size_t cap = 0;
+    char **names = calloc(1, sizeof(char *));
+    size_t cap = 1;
 
     *n = 0;
-    if (!d)
-        return NULL;
-    while ((de = readdir(d))) {
+    if (!d || !names) {
+        err = errno;
+        if (dfd >= 0 && !d)
+            close(dfd);
+    }
+    while (!err && (errno = 0, de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 32;
-            char **nn = realloc(names, cap * sizeof(*nn));
-            if (!nn)
-                break;
-            names = nn;
-        }
-        if (!(names[*n] = strdup(de->d_name)))
-            break;
-        (*n)++;
+        if (add_name(&names, n, &cap, de->d_name) < 0)
+            err = ENOMEM;
     }
-    closedir(d);
+    if (!err && errno)
+        err = errno; /* readdir failed */
+    if (d)
+        closedir(d);
+    if (err) {
+        free_names(names, *n);
+        errno = err;
+        return NULL;
+    }
     if (*n)
         qsort(names, *n, sizeof(*names), cmp_names);
-    return names ? names : calloc(1, sizeof(char *));
+    return names;
 }
 
 static enum fc_pack_status walk_children(struct packer *p, int fd)
