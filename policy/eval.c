@@ -397,27 +397,34 @@ static int cmp_target(const void *a, const void *b)
 }
 
 /* Turns the set into the sorted list, dropping the source itself and,
- * with autostart=no, whatever is not running. */
+ * with autostart=no, whatever is not running.  The qubes are sorted and
+ * names start with a letter, so "@dispvm:..." entries come first in qube
+ * order, then the names with "dom0" merged in: no sort needed. */
 static void set_to_list(const struct target_set *ts, const struct rule *r,
                         const struct request_ctx *rc,
                         struct policy_result *res)
 {
     const struct policy_system *sys = rc->sys;
+    bool dom0 = ts->adminvm && !rc->src_admin;
 
     res->targets = calloc(2 * sys->count + 1, sizeof(*res->targets));
     if (!res->targets)
         fatal("calloc");
-    if (ts->adminvm && !rc->src_admin)
-        add_choice(res, "", "dom0");
+    for (size_t i = 0; i < sys->count && r->autostart; i++)
+        if (ts->disp[i])
+            add_choice(res, "@dispvm:", sys->qubes[i].name);
     for (size_t i = 0; i < sys->count; i++) {
         const struct policy_qube *q = &sys->qubes[i];
+        if (dom0 && strcmp("dom0", q->name) < 0) {
+            add_choice(res, "", "dom0");
+            dom0 = false;
+        }
         if (ts->name[i] && strcmp(q->name, rc->source) &&
             (r->autostart || q->running))
             add_choice(res, "", q->name);
-        if (ts->disp[i] && r->autostart)
-            add_choice(res, "@dispvm:", q->name);
     }
-    qsort(res->targets, res->ntargets, sizeof(*res->targets), cmp_target);
+    if (dom0)
+        add_choice(res, "", "dom0");
 }
 
 /* Marks one resolved target ("dom0", a name or "@dispvm:NAME"). */
