@@ -56,7 +56,7 @@ struct qube_feature {
     char *value;
 };
 
-struct qube_run; /* backend runtime state, backend.h */
+struct qube_rt; /* vm-manager's runtime state of a qube, vm.h */
 
 struct qube {
     char name[NAME_MAX_LEN + 1];
@@ -69,7 +69,7 @@ struct qube {
     size_t nfeatures;
     /* runtime, never written to the database file */
     enum qube_state state;
-    struct qube_run *run;
+    struct qube_rt *rt;
 };
 
 const char *qube_class_name(enum qube_class c);

@@ -480,12 +480,16 @@ int qubedb_open(struct qubedb *db, const char *state_dir, char *err,
             return -1;
         load_globals(db);
     }
-    if (qubedb_find(db, "dom0"))
+    /* The AdminVM is this very system: always running. */
+    if ((dom0 = qubedb_find(db, "dom0"))) {
+        dom0->state = QS_RUNNING;
         return 0;
+    }
     if (!(dom0 = qube_new("dom0", QC_ADMINVM, 0)) || add_qube(db, dom0) < 0) {
         qube_free(dom0);
         ERR(VE_FAILED, "out of memory");
     }
+    dom0->state = QS_RUNNING;
     return save_qube(db, dom0, code, err, errlen);
 }
 
@@ -623,12 +627,11 @@ static void who_refers(const struct qubedb *db, const char *name, char *out,
                             off ? "; " : "", qube_prop_name(refs[i]), who);
 }
 
-int qubedb_remove(struct qubedb *db, const char *name, int *code, char *err,
-                  size_t errlen)
+int qubedb_remove_check(const struct qubedb *db, const char *name,
+                        int *code, char *err, size_t errlen)
 {
     struct qube *q = qubedb_find(db, name);
-    char path[PATH_MAX + 64], who[400];
-    size_t i;
+    char who[400];
 
     if (!q)
         ERR(VE_NOT_FOUND, "no such qube '%.40s'", name);
@@ -640,6 +643,18 @@ int qubedb_remove(struct qubedb *db, const char *name, int *code, char *err,
     who_refers(db, name, who, sizeof(who));
     if (who[0])
         ERR(VE_BUSY, "qube '%s' is in use: %s", name, who);
+    return 0;
+}
+
+int qubedb_remove(struct qubedb *db, const char *name, int *code, char *err,
+                  size_t errlen)
+{
+    struct qube *q = qubedb_find(db, name);
+    char path[PATH_MAX + 64];
+    size_t i;
+
+    if (qubedb_remove_check(db, name, code, err, errlen) < 0)
+        return -1;
     if (db->dir[0]) {
         snprintf(path, sizeof(path), "%s/%s.conf", db->dir, name);
         if (unlink(path) < 0 && errno != ENOENT)

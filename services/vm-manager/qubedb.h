@@ -50,7 +50,9 @@ struct qube *qubedb_create(struct qubedb *db, const char *name,
                            const char *klass, size_t n,
                            const char *const *keys, const char *const *values,
                            int *code, char *err, size_t errlen);
-/* Removes a halted qube nobody references. */
+/* Removes a halted qube nobody references (the check alone: _check). */
+int qubedb_remove_check(const struct qubedb *db, const char *name,
+                        int *code, char *err, size_t errlen);
 int qubedb_remove(struct qubedb *db, const char *name, int *code, char *err,
                   size_t errlen);
 
