@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define WRITE_BUF (256u << 10)
@@ -73,6 +74,33 @@ static enum fc_pack_status flush(struct packer *p)
     return st;
 }
 
+/* Writes the buffer, then B: one writev in the usual case (an extent
+ * header and its megabyte of payload). */
+static enum fc_pack_status flush_with(struct packer *p, const void *b,
+                                      size_t n)
+{
+    struct iovec iov[2] = {{p->wbuf, p->wlen}, {(void *)b, n}};
+    ssize_t w;
+
+    do
+        w = writev(p->outfd, iov, 2);
+    while (w < 0 && errno == EINTR);
+    if (w < 0)
+        return fail(p, FC_PACK_WRITE, "writing the stream: %s",
+                    strerror(errno));
+    /* A short write: finish the rest piece by piece. */
+    size_t done = (size_t)w, head = p->wlen;
+    enum fc_pack_status st = FC_PACK_OK;
+    p->wlen = 0;
+    if (done < head)
+        st = write_out(p, p->wbuf + done, head - done);
+    if (st == FC_PACK_OK)
+        st = done <= head ? write_out(p, b, n)
+                          : write_out(p, (const uint8_t *)b + (done - head),
+                                      n - (done - head));
+    return st;
+}
+
 /* Buffers N bytes; into the stream hash unless they are file payload. */
 static enum fc_pack_status emit(struct packer *p, const void *b, size_t n,
                                 int payload)
@@ -81,11 +109,8 @@ static enum fc_pack_status emit(struct packer *p, const void *b, size_t n,
 
     if (!payload)
         xxh64_update(&p->stream, b, n);
-    if (n > WRITE_BUF / 2) { /* big payload: no copy */
-        if ((st = flush(p)) != FC_PACK_OK)
-            return st;
-        return write_out(p, b, n);
-    }
+    if (n > WRITE_BUF / 2) /* big payload: no copy, one syscall */
+        return flush_with(p, b, n);
     if (p->wlen + n > WRITE_BUF && (st = flush(p)) != FC_PACK_OK)
         return st;
     memcpy(p->wbuf + p->wlen, b, n);
