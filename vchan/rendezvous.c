@@ -74,10 +74,12 @@ static int sun_fill(struct sockaddr_un *sun, const char *path)
 int rdv_listen(int own, int peer, int port, char *path, size_t len)
 {
     struct sockaddr_un sun;
+    char tmp[RDV_PATH_MAX];
     int fd;
 
-    if (sock_path(path, len, own, peer, port) < 0 || sun_fill(&sun, path) < 0 ||
-        server_dir(own) < 0) {
+    if (sock_path(path, len, own, peer, port) < 0 ||
+        snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp) ||
+        sun_fill(&sun, tmp) < 0 || server_dir(own) < 0) {
         log_warn("vchan: rendezvous for domain %d port %d", peer, port);
         return -1;
     }
@@ -86,12 +88,15 @@ int rdv_listen(int own, int peer, int port, char *path, size_t len)
         log_warn("vchan: socket");
         return -1;
     }
-    /* A stale socket from an earlier server: the newest server wins. */
-    unlink(path);
-    /* Anyone may connect; who they are is checked with SO_PEERCRED. */
+    /* Bound and listening under a temporary name, then renamed: a client
+     * never finds a socket that refuses connections.  A stale socket from
+     * an earlier server is replaced: the newest server wins.  Anyone may
+     * connect (0666); who they are is checked with SO_PEERCRED. */
+    unlink(tmp);
     if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-        chmod(path, 0666) < 0 || listen(fd, 8) < 0) {
+        chmod(tmp, 0666) < 0 || listen(fd, 8) < 0 || rename(tmp, path) < 0) {
         log_warn("vchan: listen on %s", path);
+        unlink(tmp);
         close(fd);
         return -1;
     }

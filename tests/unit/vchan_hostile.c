@@ -307,6 +307,7 @@ static pid_t spawn_as(int dom, int claim, int (*fn)(int), int arg)
         uid_t u = vchan_uid_base(dom);
         char env[16];
 
+        alarm(20);                      /* never outlive a failed test */
         snprintf(env, sizeof(env), "%d", claim);
         setenv("BULKHEAD_VCHAN_DOMID", env, 1);
         if (setresgid(u, u, u) < 0 || setresuid(u, u, u) < 0)

@@ -192,6 +192,7 @@ static pid_t writer_child(int port, uint64_t limit)
     cr_assert_geq(pid, 0);
     if (pid > 0)
         return pid;
+    alarm(20);                          /* never outlive a failed test */
     c = vchan_client_init(0, port);
     if (!c)
         _exit(2);
@@ -275,6 +276,7 @@ Test(vchan_shm, reader_killed_while_writer_blocks)
     if (pid == 0) {
         struct vchan *c = vchan_client_init(0, 12);
 
+        alarm(20);                      /* never outlive a failed test */
         if (c)
             vchan_read(c, buf, 100);
         pause();                        /* and never read again */
