@@ -526,6 +526,30 @@ enum policy_action policy_evaluate(const struct policy *pol,
     return res->action;
 }
 
+enum policy_action policy_ask_answer(struct policy_result *res,
+                                     const char *choice)
+{
+    if (res->action != POLICY_ASK)
+        return res->action;
+    if (!choice) {
+        deny(res, "denied by the user");
+        return res->action;
+    }
+    if (strlen(choice) >= POLICY_TARGET_MAX ||
+        !bsearch(choice, res->targets, res->ntargets, sizeof(*res->targets),
+                 cmp_target)) {
+        deny(res, "target %.60s is not a valid choice", choice);
+        return res->action;
+    }
+    snprintf(res->target, sizeof(res->target), "%s", choice);
+    res->default_target[0] = '\0';
+    free(res->targets);
+    res->targets = NULL;
+    res->ntargets = 0;
+    res->action = POLICY_ALLOW;
+    return res->action;
+}
+
 void policy_result_free(struct policy_result *res)
 {
     free(res->targets);

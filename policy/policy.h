@@ -93,6 +93,13 @@ enum policy_action policy_evaluate(const struct policy *pol,
                                    struct policy_result *res);
 void policy_result_free(struct policy_result *res);
 
+/* After an ask: the user chose CHOICE (NULL = refused or no answer).  A
+ * choice among RES->targets turns RES into "allow target=CHOICE" (user,
+ * notify, autostart kept); anything else into deny, as Qubes'
+ * handle_user_response does.  Returns the new action. */
+enum policy_action policy_ask_answer(struct policy_result *res,
+                                     const char *choice);
+
 /* "allow target=NAME [user=U]", "ask [default_target=NAME] [user=U]" or
  * "deny".  Returns the length snprintf would write. */
 int policy_result_format(const struct policy_result *res, char *buf,

@@ -441,3 +441,39 @@ Test(policy_api, invalid_requests_are_denied)
     policy_errors_free(&errs);
     policy_free(pol);
 }
+
+/* Qubes' AskResolution.handle_user_response. */
+Test(policy_api, ask_answer)
+{
+    struct policy_errors errs;
+    struct policy_system sys;
+    struct policy *pol = policy_new();
+    const char *text = "* * @anyvm @anyvm ask user=u notify=yes\n";
+    struct policy_request req = {"x", "+", "test-vm1", "test-vm2"};
+    struct policy_result res;
+    char line[128];
+
+    policy_errors_init(&errs);
+    cr_assert_eq(policy_add_text(pol, "t", ".", text, strlen(text), &errs), 0);
+    load_system(&sys, "qubes");
+    cr_assert_eq(policy_evaluate(pol, &sys, &req, &res), POLICY_ASK);
+    cr_expect_eq(policy_ask_answer(&res, "@dispvm:test-vm3"), POLICY_ALLOW);
+    policy_result_format(&res, line, sizeof(line));
+    cr_expect_str_eq(line, "allow target=@dispvm:test-vm3 user=u");
+    cr_expect(res.notify);
+    policy_result_free(&res);
+
+    policy_evaluate(pol, &sys, &req, &res);
+    cr_expect_eq(policy_ask_answer(&res, "test-vm1"), POLICY_DENY); /* self */
+    policy_result_free(&res);
+    policy_evaluate(pol, &sys, &req, &res);
+    cr_expect_eq(policy_ask_answer(&res, "dom0"), POLICY_DENY);
+    policy_result_free(&res);
+    policy_evaluate(pol, &sys, &req, &res);
+    cr_expect_eq(policy_ask_answer(&res, NULL), POLICY_DENY);
+    cr_expect(res.notify);
+    policy_result_free(&res);
+    policy_system_free(&sys);
+    policy_errors_free(&errs);
+    policy_free(pol);
+}
