@@ -35,6 +35,7 @@ static void deny(struct policy_result *res, const char *fmt, ...)
     va_list ap;
 
     res->action = POLICY_DENY;
+    res->notify = true; /* Qubes' AccessDenied notifies unless told not to */
     res->target[0] = res->default_target[0] = res->user[0] = '\0';
     free(res->targets);
     res->targets = NULL;
@@ -271,6 +272,7 @@ static void eval_allow(const struct rule *r, const struct request_ctx *rc,
     if (!r->autostart && !runs_without_autostart(rc->sys, res->target)) {
         deny(res, "target %s is denied because it would require autostart",
              res->target);
+        res->notify = r->notify;
         return;
     }
     if (!strcmp(res->target, rc->source)) {
@@ -517,8 +519,10 @@ enum policy_action policy_evaluate(const struct policy *pol,
              r->line);
     if (r->user)
         snprintf(res->user, sizeof(res->user), "%s", r->user);
-    if (r->action == POLICY_DENY)
+    if (r->action == POLICY_DENY) {
         deny(res, "denied by policy %s:%d", r->file, r->line);
+        res->notify = r->notify;
+    }
     else if (r->action == POLICY_ALLOW)
         eval_allow(r, &rc, res);
     else
@@ -532,7 +536,9 @@ enum policy_action policy_ask_answer(struct policy_result *res,
     if (res->action != POLICY_ASK)
         return res->action;
     if (!choice) {
+        bool notify = res->notify; /* the rule's */
         deny(res, "denied by the user");
+        res->notify = notify;
         return res->action;
     }
     if (strlen(choice) >= POLICY_TARGET_MAX ||

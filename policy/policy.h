@@ -69,6 +69,8 @@ struct policy_result {
     /* ask: the preselected choice, "" for none. */
     char default_target[POLICY_TARGET_MAX];
     char user[POLICY_USER_MAX]; /* "" = the target's default user */
+    /* Tell the user about this decision: the rule's notify= for allow,
+     * ask and deny rules; true for every other denial (as Qubes). */
     bool notify;
     bool autostart;
     /* ask: what the user may choose from, sorted. */
