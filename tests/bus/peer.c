@@ -1,11 +1,15 @@
 /* bus-peer: a tiny bus client for the integration tests of bus/.
  *
- *   bus-peer serve NAME [--delay MS]     answer Ping with Pong until SIGTERM
+ *   bus-peer serve NAME [--delay MS] [--tag T]
+ *                                        answer Ping with Pong{service=T}
+ *                                        until SIGTERM
  *   bus-peer call NAME DST [--timeout MS] [--retry MS] [--count N]
  *                                        send Ping(s), print the answers
  *   bus-peer publish NAME                publish one Ping event
  *   bus-peer listen NAME [--timeout MS]  print the first message received
  *   bus-peer garbage PATH [--count N]    send random-byte frames on a PAIR
+ *   bus-peer admin-call DST [--timeout MS] Ping DST over the admin socket
+ *   bus-peer switch SVC SLOT [--as NAME] BusSwitch SVC to SLOT (as launcher)
  *
  * Exit: 0 ok (pong / message), 1 error reply, 4 timed out, 2 usage. */
 #include <errno.h>
@@ -34,6 +38,15 @@ static long opt_long(int argc, char **argv, const char *name, long def)
     return def;
 }
 
+static const char *opt_str(int argc, char **argv, const char *name,
+                           const char *def)
+{
+    for (int i = 0; i + 1 < argc; i++)
+        if (!strcmp(argv[i], name))
+            return argv[i + 1];
+    return def;
+}
+
 static void answer_ping(struct bus *b, const char *name, bus_msg *m,
                         long delay_ms)
 {
@@ -50,7 +63,7 @@ static void answer_ping(struct bus *b, const char *name, bus_msg *m,
         log_warn("reply");
 }
 
-static int serve(const char *name, long delay_ms)
+static int serve(const char *name, const char *tag, long delay_ms)
 {
     struct bus *b = bus_open(name);
     unsigned long served = 0;
@@ -69,7 +82,7 @@ static int serve(const char *name, long delay_ms)
         while (bus_recv(b, &m) > 0) {
             if (m->body_case == BULKHEAD__ENVELOPE__BODY_PING && m->id &&
                 m->dst[0])
-                answer_ping(b, name, m, delay_ms);
+                answer_ping(b, tag, m, delay_ms);
             printf("got %s from %s id %llu\n", bus_body_name(m), m->src,
                    (unsigned long long)m->id);
             served++;
@@ -93,7 +106,9 @@ static int print_reply(bus_msg *r)
             &bulkhead__error__code__descriptor, r->error->code);
         printf("error %s %s\n", v ? v->name : "?", r->error->message);
         rc = 1;
-    } else
+    } else if (r->body_case == BULKHEAD__ENVELOPE__BODY_OK)
+        printf("ok\n");
+    else
         printf("reply %s\n", bus_body_name(r));
     return rc;
 }
@@ -172,6 +187,53 @@ static int listen_one(const char *name, long timeout)
     return 4;
 }
 
+static int admin_call(const char *dst, long timeout)
+{
+    struct bus *b = bus_open_admin();
+    bus_msg req = BULKHEAD__ENVELOPE__INIT, *reply;
+    Bulkhead__Ping ping = BULKHEAD__PING__INIT;
+    int rc;
+
+    if (!b) {
+        printf("not running\n");
+        return 3;
+    }
+    req.body_case = BULKHEAD__ENVELOPE__BODY_PING;
+    req.ping = &ping;
+    if (bus_call(b, dst, &req, &reply, (int)timeout) < 0) {
+        printf("timeout\n");
+        bus_close(b);
+        return 4;
+    }
+    rc = print_reply(reply);
+    bus_free(reply);
+    bus_close(b);
+    return rc;
+}
+
+static int do_switch(const char *svc, long slot, const char *as)
+{
+    struct bus *b = bus_open(as);
+    bus_msg req = BULKHEAD__ENVELOPE__INIT, *reply;
+    Bulkhead__BusSwitch sw = BULKHEAD__BUS_SWITCH__INIT;
+    int rc;
+
+    if (!b)
+        fatal("bus_open launcher");
+    sw.service = (char *)svc;
+    sw.slot = (uint32_t)slot;
+    req.body_case = BULKHEAD__ENVELOPE__BODY_BUS_SWITCH;
+    req.bus_switch = &sw;
+    if (bus_call(b, "busd", &req, &reply, 3000) < 0) {
+        printf("timeout\n");
+        return 4;
+    }
+    rc = print_reply(reply);
+    bus_free(reply);
+    bus_close(b);
+    return rc;
+}
+
 static int garbage(const char *path, long count)
 {
     int s = nn_socket(AF_SP, NN_PAIR);
@@ -200,7 +262,8 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_term);
     signal(SIGINT, on_term);
     if (argc >= 3 && !strcmp(argv[1], "serve"))
-        return serve(argv[2], opt_long(argc, argv, "--delay", 0));
+        return serve(argv[2], opt_str(argc, argv, "--tag", argv[2]),
+                     opt_long(argc, argv, "--delay", 0));
     if (argc >= 4 && !strcmp(argv[1], "call"))
         return call(argv[2], argv[3], opt_long(argc, argv, "--timeout", 3000),
                     opt_long(argc, argv, "--retry", 0),
@@ -210,6 +273,11 @@ int main(int argc, char **argv)
     if (argc >= 3 && !strcmp(argv[1], "listen"))
         return listen_one(strcmp(argv[2], "admin-events") ? argv[2] : NULL,
                           opt_long(argc, argv, "--timeout", 3000));
+    if (argc >= 3 && !strcmp(argv[1], "admin-call"))
+        return admin_call(argv[2], opt_long(argc, argv, "--timeout", 3000));
+    if (argc >= 4 && !strcmp(argv[1], "switch"))
+        return do_switch(argv[2], strtol(argv[3], NULL, 10),
+                         opt_str(argc, argv, "--as", "launcher"));
     if (argc >= 3 && !strcmp(argv[1], "garbage"))
         return garbage(argv[2], opt_long(argc, argv, "--count", 10));
     fprintf(stderr, "usage: see tests/bus/peer.c\n");
