@@ -8,9 +8,16 @@
 
 has() { printf "%s\n" "$1" | grep -q -- "$2"; }
 
-ECHO=$BH_TESTBIN/echo-service
-PEER=$BH_TESTBIN/bus-peer
 tmproot
+# Private copies of the binaries: the build tree is shared and may be
+# relinked under our feet while the suite runs.
+mkdir -p "$ROOT/bin"
+for f in bulkhead bulkhead-launcher busd; do cp "$BH_BIN/$f" "$ROOT/bin/"; done
+cp "$BH_TESTBIN/echo-service" "$BH_TESTBIN/bus-peer" "$ROOT/bin/"
+chmod 755 "$ROOT/bin"
+BH_BIN=$ROOT/bin
+ECHO=$ROOT/bin/echo-service
+PEER=$ROOT/bin/bus-peer
 LOG=$ROOT/launcher.log
 SVCD=$ROOT/etc/bulkhead/services.d
 
@@ -39,7 +46,7 @@ exec = /nonexistent/ghost-service
 EOF
 cat >>"$ROOT/etc/bulkhead/bus.routes" <<'EOF'
 # launcher.sh test routes
-tester    echo-a    ping
+tester    echo-a    ping,echo_request
 admin     echo-a    ping
 admin     echo-b    ping
 EOF
@@ -116,43 +123,45 @@ check "bulkhead service kill works too" sh -c \
     "'$BH_BIN/bulkhead' --root '$ROOT' service kill echo-b | grep -q 'sent signal 9'"
 check "echo-b is back" wait_for 10 state_is echo-b up
 
-# --- steady stream helper: N sequential calls over time, count the pongs ---
-stream() { # stream FILE SECONDS
-    _end=$(( $(date +%s) + $2 ))
-    : >"$1"
-    while [ "$(date +%s)" -lt "$_end" ]; do
-        "$PEER" call tester echo-a --count 5 --timeout 8000 --retry 250 >>"$1" 2>/dev/null
-    done
+# --- steady stream: COUNT EchoRequests 20 ms apart, retried (same id) ------
+stream() { # stream FILE COUNT [RETRY_MS]
+    "$ECHO" call tester echo-a --count "$2" --interval-ms 20 \
+        --retry "${3:-250}" --timeout 10000 >"$1" 2>/dev/null
 }
-sent() { grep -c . "$1"; }
-pongs() { grep -c '^pong echo-a' "$1"; }
+replies() { grep -c '^reply' "$1"; }
 
 # --- kill -9 of busd: restarted, clients reconnect, retried calls all land --
 busd_pid=$(field busd 3)
-stream "$ROOT/busd-stream" 4 &
+stream "$ROOT/busd-stream" 150 &
 SPID=$!
 sleep 1
 kill -9 "$busd_pid"
 wait "$SPID"
+rc=$?
 check "busd is restarted" wait_for 10 sh -c \
     "p=\$('$BH_BIN/bulkhead' --root '$ROOT' service list | awk '\$1==\"busd\" && \$2==\"up\" {print \$3}'); [ -n \"\$p\" ] && [ \"\$p\" != $busd_pid ]"
-check "calls retried across a busd restart are all answered ($(pongs "$ROOT/busd-stream")/$(sent "$ROOT/busd-stream"))" \
-    [ "$(pongs "$ROOT/busd-stream")" -eq "$(sent "$ROOT/busd-stream")" ]
+check "requests retried across a busd restart are all answered ($(replies "$ROOT/busd-stream")/150)" \
+    [ "$rc" -eq 0 ] && [ "$(replies "$ROOT/busd-stream")" -eq 150 ]
 check "clients reconnect after busd restart" ping_a
 
 # --- swap under a steady stream -----------------------------------------------
 cp "$ECHO" "$ROOT/echo-service.v2"
 chmod 755 "$ROOT/echo-service.v2"
 old_pid=$(field echo-a 3)
-stream "$ROOT/swap-stream" 4 &
+stream "$ROOT/swap-stream" 150 &
 SPID=$!
 sleep 1
 out=$(bh service swap echo-a --exec "$ROOT/echo-service.v2" 2>&1)
 check "swap succeeds ($out)" has "$out" swapped
+new_pid=$(field echo-a 3)
 wait "$SPID"
-check "no request lost during the swap ($(pongs "$ROOT/swap-stream")/$(sent "$ROOT/swap-stream"))" \
-    [ "$(pongs "$ROOT/swap-stream")" -eq "$(sent "$ROOT/swap-stream")" ]
-check "some requests ran during the swap" [ "$(sent "$ROOT/swap-stream")" -gt 10 ]
+rc=$?
+check "no request lost during the swap ($(replies "$ROOT/swap-stream")/150)" \
+    [ "$rc" -eq 0 ] && [ "$(replies "$ROOT/swap-stream")" -eq 150 ]
+check "the stream was answered by the old instance first" \
+    [ "$(grep '^reply' "$ROOT/swap-stream" | head -1 | cut -d' ' -f4)" = "$old_pid" ]
+check "and by the new instance after the switch" \
+    [ "$(grep '^reply' "$ROOT/swap-stream" | tail -1 | cut -d' ' -f4)" = "$new_pid" ]
 check "echo-a now runs the new binary" sh -c \
     "'$BH_BIN/bulkhead' --root '$ROOT' service list --format json | grep -q 'echo-service.v2'"
 check "the old instance is gone" wait_for 10 sh -c "! kill -0 $old_pid 2>/dev/null"
@@ -164,6 +173,20 @@ kill -9 "$busd_pid"
 check "busd restarted after a swap" wait_for 10 sh -c \
     "p=\$('$BH_BIN/bulkhead' --root '$ROOT' service list | awk '\$1==\"busd\" && \$2==\"up\" {print \$3}'); [ -n \"\$p\" ] && [ \"\$p\" != $busd_pid ]"
 check "the swapped service is reachable after busd restarts" ping_a
+
+# A second swap (back to slot 0) with no retries at all: busd queues what
+# arrives while the switch happens, nothing is lost even without a retry.
+old_pid=$(field echo-a 3)
+stream "$ROOT/swap2-stream" 100 0 &
+SPID=$!
+sleep 0.7
+out=$(bh service swap echo-a --exec "$ECHO" 2>&1)
+check "swap back succeeds ($out)" has "$out" "slot 0"
+wait "$SPID"
+rc=$?
+check "no request lost without retries either ($(replies "$ROOT/swap2-stream")/100)" \
+    [ "$rc" -eq 0 ] && [ "$(replies "$ROOT/swap2-stream")" -eq 100 ]
+
 
 # --- swap rollback ---------------------------------------------------------------
 cur_pid=$(field echo-a 3)
