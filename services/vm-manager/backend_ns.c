@@ -260,6 +260,9 @@ static int ns_adopt(const char *name, unsigned qid, struct backend_run **out,
     if (tmp.pidfd < 0 || tmp.qid != qid ||
         ns_proc_starttime(tmp.pid) != tmp.starttime) {
         char stage[4200];
+        log_info("%s: run record is stale (pid %d: %s)", name, (int)tmp.pid,
+                 tmp.pidfd < 0 ? strerror(errno)
+                 : tmp.qid != qid ? "other qid" : "other start time");
         if (tmp.pidfd >= 0)
             close(tmp.pidfd);
         ns_cgroup_paths(&tmp.cg, group, name);

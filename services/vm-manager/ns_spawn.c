@@ -359,7 +359,7 @@ unsigned long long ns_proc_starttime(pid_t pid)
     if (!(p = strrchr(buf, ')')))
         return 0;
     p++;
-    for (int field = 2; field < 22 && p; field++)
+    for (int field = 3; field < 22 && p; field++)
         p = strchr(p + 1, ' ');
     if (p)
         st = strtoull(p + 1, NULL, 10);

@@ -241,3 +241,19 @@ Test(ns, bad_stack_fails_cleanly)
     ns_cgroup_paths(&res.cg, group, "qubebad");
     cr_assert_eq(access(res.cg.path[CG_MEMORY], F_OK), -1);
 }
+
+/* The start time is what proves a recorded pid is still our qube. */
+Test(ns, starttime_is_field_22)
+{
+    char buf[1024], *p;
+    unsigned long long st = 0;
+    FILE *f = fopen("/proc/self/stat", "r");
+
+    cr_assert_not_null(fgets(buf, sizeof(buf), f));
+    fclose(f);
+    p = strrchr(buf, ')') + 2; /* field 3 */
+    cr_assert_eq(sscanf(p, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                        "%*s %*s %*s %*s %*s %*s %*s %llu", &st), 1);
+    cr_assert_eq(ns_proc_starttime(getpid()), st);
+    cr_assert_eq(ns_proc_starttime(getpid()), ns_proc_starttime(getpid()));
+}
