@@ -484,7 +484,7 @@ enum fc_status fc_unpack(int infd, int dirfd, const struct fc_limits *limits,
     u->rd.fd = infd;
     u->rd.cap = READ_BUF_MIN;
     xxh64_init(&u->rd.stream, 0);
-    fcfs_init(&u->fs, dirfd);
+    fcfs_init(&u->fs, dirfd, limits->max_dirname_bytes);
     u->lim = *limits;
     u->res = result;
     unpack_stream(u);

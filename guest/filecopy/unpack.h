@@ -20,10 +20,14 @@
 
 #define FC_DEFAULT_MAX_BYTES (4ULL << 30)
 #define FC_DEFAULT_MAX_ENTRIES 100000ULL
+#define FC_DEFAULT_MAX_DIRNAME_BYTES (64ULL << 20)
 
 struct fc_limits {
     uint64_t max_bytes;   /* sum of file sizes and symlink targets */
     uint64_t max_entries; /* files + directories + symlinks */
+    /* Directory names are kept until the end (their modes and mtimes are
+     * set last): this bounds that memory.  0 = the default, 64 MiB. */
+    uint64_t max_dirname_bytes;
 };
 
 /* Outcomes, which are also bulkhead-unpack's exit statuses.  Stable: the
@@ -51,7 +55,7 @@ enum fc_status {
     FC_E_SOCKET = 28,
     FC_E_SETID = 29,            /* setuid, setgid or sticky bit */
     /* limits */
-    FC_E_TOO_MANY_FILES = 30,
+    FC_E_TOO_MANY_FILES = 30,  /* also: directory names over the limit */
     FC_E_TOO_MANY_BYTES = 31,
     /* clashes with what is on disk */
     FC_E_EXISTS = 32,           /* the name exists already */

@@ -79,10 +79,12 @@ static int openat2_confined(int dirfd, const char *path, int flags,
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }
 
-void fcfs_init(struct fc_fs *fs, int root)
+void fcfs_init(struct fc_fs *fs, int root, uint64_t max_dirname_bytes)
 {
     memset(fs, 0, sizeof(*fs));
     fs->root = root;
+    fs->max_dirname_bytes = max_dirname_bytes ? max_dirname_bytes
+                                              : FC_DEFAULT_MAX_DIRNAME_BYTES;
     fs->cached_fd = -1;
 }
 
@@ -228,6 +230,7 @@ static enum fc_status remember_dir(struct fc_fs *fs, const char *name,
     if (!copy)
         return fc_fail(res, FC_E_SYSTEM, "out of memory");
     fs->dirs[fs->ndirs++] = (struct fc_dirmeta){copy, mode, *mt};
+    fs->dirname_bytes += strlen(name) + 1;
     return FC_OK;
 }
 
@@ -240,6 +243,10 @@ enum fc_status fcfs_mkdir(struct fc_fs *fs, int dirfd, const char *last,
 {
     struct stat st;
 
+    if (fs->dirname_bytes + strlen(name) + 1 > fs->max_dirname_bytes)
+        return fc_fail(res, FC_E_TOO_MANY_FILES,
+                       "refused: %s: directory names over %llu bytes in all",
+                       name, (unsigned long long)fs->max_dirname_bytes);
     if (mkdirat(dirfd, last, 0700) < 0) {
         if (errno != EEXIST)
             return path_error(errno, name, res);

@@ -24,6 +24,7 @@ struct fc_fs {
     int cached_fd;       /* its O_PATH descriptor, or -1 */
     struct fc_dirmeta *dirs; /* directories, in creation order */
     size_t ndirs, capdirs;
+    uint64_t dirname_bytes, max_dirname_bytes;
     unsigned long tmp_seq;
     long pid;            /* for temporary names */
 };
@@ -36,7 +37,7 @@ enum fc_status fc_fail(struct fc_result *res, enum fc_status status,
  * bytes as \xNN, shortened with "..." when long.  For messages only. */
 void fc_quote(char *dst, size_t n, const char *src, size_t len);
 
-void fcfs_init(struct fc_fs *fs, int root);
+void fcfs_init(struct fc_fs *fs, int root, uint64_t max_dirname_bytes);
 void fcfs_fini(struct fc_fs *fs);
 
 /* Opens the directory holding NAME (a checked name, NUL-terminated);

@@ -68,7 +68,7 @@ static int open_target(const char *dir)
 
 int main(int argc, char **argv)
 {
-    struct fc_limits lim = {FC_DEFAULT_MAX_BYTES, FC_DEFAULT_MAX_ENTRIES};
+    struct fc_limits lim = {FC_DEFAULT_MAX_BYTES, FC_DEFAULT_MAX_ENTRIES, 0};
     struct fc_result res;
     int sandbox = 1, i, dirfd;
 

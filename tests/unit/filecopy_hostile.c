@@ -490,3 +490,16 @@ Test(hostile, truncation_at_every_offset, .timeout = 120)
     free(after), free(src), free(t), free(l);
     buf_free(&s);
 }
+
+Test(hostile, directory_names_over_limit)
+{
+    struct sb s;
+    struct fc_limits lim = {1 << 20, 1000, 16};
+
+    sb_init(&s);
+    sb_dir(&s, "abcdef");     /* 7 bytes kept */
+    sb_dir(&s, "abcdef/ghi"); /* 11 more: over 16 */
+    sb_end(&s);
+    expect(&s, FC_E_TOO_MANY_FILES, &lim);
+    cr_assert(exists("abcdef") && !exists("abcdef/ghi"));
+}
