@@ -27,6 +27,7 @@ find "$SVCD" -name '*.conf' ! -name busd.conf -delete
 cat >"$SVCD/echo-a.conf" <<EOF
 exec = $ECHO
 namespaces = mount ipc uts net
+ready_timeout_ms = 1500
 source = tests/services
 notes = test-only service
 EOF
@@ -112,6 +113,12 @@ bh service restart crashy >/dev/null
 check "service restart revives a failed service" \
     sh -c "grep -c 'crashy: failed -> starting' '$LOG' | grep -q 1"
 
+# --- state changes are published as events ------------------------------
+"$BH_BIN/bulkhead" --root "$ROOT" events >"$ROOT/events.out" 2>&1 &
+EPID=$!
+track_pid "$EPID"
+sleep 0.3
+
 # --- kill -9 of a service -----------------------------------------------------
 kill -9 "$a_pid"
 check "a killed service is restarted" wait_for 10 sh -c \
@@ -119,6 +126,9 @@ check "a killed service is restarted" wait_for 10 sh -c \
 check "and serves again" ping_a
 check "its last exit says signal 9" sh -c \
     "'$BH_BIN/bulkhead' --root '$ROOT' service list | grep '^echo-a' | grep -q 'signal 9 (KILL)'"
+check "the restart was published as service_event" wait_for 5 \
+    grep -q 'service_event.*echo-a' "$ROOT/events.out"
+kill "$EPID" 2>/dev/null
 check "bulkhead service kill works too" sh -c \
     "'$BH_BIN/bulkhead' --root '$ROOT' service kill echo-b | grep -q 'sent signal 9'"
 check "echo-b is back" wait_for 10 state_is echo-b up
@@ -194,6 +204,13 @@ check_fails "a swap to a binary that never becomes ready fails" \
     bh service swap echo-a --exec /bin/false
 check "the old instance keeps serving" [ "$(field echo-a 3)" = "$cur_pid" ]
 check "and answers" ping_a
+printf '#!/bin/sh\nexec %s --never-ready "$@"\n' "$ECHO" >"$ROOT/bin/never-ready"
+chmod 755 "$ROOT/bin/never-ready"
+out=$(bh service swap echo-a --exec "$ROOT/bin/never-ready" 2>&1)
+check "a swap to a binary that is never ready times out ($out)" \
+    has "$out" "not ready in time"
+check "the old instance still serves" [ "$(field echo-a 3)" = "$cur_pid" ]
+check "and answers after the timeout" ping_a
 check_fails "swap of an unknown service is refused" \
     bh service swap nosuch --exec /bin/true
 check_fails "restart of an unknown service is refused" bh service restart nosuch
