@@ -295,7 +295,7 @@ Test(vchan_shm, reader_killed_while_writer_blocks)
 
 /* ---- many channels --------------------------------------------------------- */
 
-Test(vchan_shm, thousand_channels_at_once, .timeout = 60)
+Test(vchan_shm, thousand_channels_at_once)
 {
     enum { N = 1000 };
     static struct vchan *s[N], *c[N];
