@@ -211,9 +211,15 @@ void sandbox_print(const struct sandbox_policy *policy, FILE *out)
         fprintf(out, "%s%s\n", *s,
                 !strcmp(*s, "socket") && !policy_lists_socket(policy)
                     ? " (AF_UNIX)" : "");
-    for (const char *const *s = policy->syscalls; s && *s; s++)
-        if (strcmp(*s, "socket") != 0)
+    for (const char *const *s = policy->syscalls; s && *s; s++) {
+        bool dup = false;
+        for (const char *const *t = policy->syscalls; t < s && !dup; t++)
+            dup = !strcmp(*t, *s);
+        for (const char *const *b = sandbox_base_syscalls; *b && !dup; b++)
+            dup = !strcmp(*b, *s);
+        if (!dup && strcmp(*s, "socket") != 0)
             fprintf(out, "%s\n", *s);
+    }
     print_errnos(policy, sandbox_base_errnos, out);
     print_errnos(policy, policy->errnos, out);
 }

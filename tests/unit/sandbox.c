@@ -214,3 +214,21 @@ Test(sandbox, drop_privs_readonly_mount_view)
     rmdir(dir);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%#x", status);
 }
+
+Test(sandbox, print_has_no_duplicates)
+{
+    static const char *const dups[] = {"futex", "getuid", "getuid", NULL};
+    static const struct sandbox_policy p = {.name = "d", .syscalls = dups};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    sandbox_print(&p, f);
+    fclose(f);
+    char *first = strstr(buf, "\ngetuid\n");
+    cr_assert(first);
+    cr_assert_null(strstr(first + 1, "\ngetuid\n"));
+    first = strstr(buf, "futex\n");
+    cr_assert_null(strstr(first + 1, "futex\n"));
+    free(buf);
+}
