@@ -122,6 +122,10 @@ int dov_pool_open(struct dov_pool *p, const char *path, struct dov_err *e)
     p->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (p->fd < 0)
         return dov_fail(e, DOV_FAILED, "%s: %s", path, strerror(errno));
+    snprintf(sub, sizeof(sub), "%s/trash", path);
+    p->trash_fd = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (p->trash_fd < 0)
+        return dov_fail(e, DOV_FAILED, "%s: %s", sub, strerror(errno));
     return 0;
 }
 
@@ -129,7 +133,9 @@ void dov_pool_close(struct dov_pool *p)
 {
     if (p->fd >= 0)
         close(p->fd);
-    p->fd = -1;
+    if (p->trash_fd >= 0)
+        close(p->trash_fd);
+    p->fd = p->trash_fd = -1;
 }
 
 bool dov_qube_exists(struct dov_pool *p, const char *qube)
@@ -189,6 +195,8 @@ int dov_qube_list(struct dov_pool *p, char ***names, size_t *n)
 
 /* ---- garbage collection ---- */
 
+static int clear_dir(const char *dir, bool (*filter)(const char *));
+
 /* Adds the layers that prepared view volumes of other qubes lease from
  * QUBE:VOLUME to KEEP. */
 static size_t collect_leases(struct dov_pool *p, const char *qube,
@@ -219,9 +227,52 @@ static bool id_in(uint64_t id, const uint64_t *v, size_t n)
     return false;
 }
 
-/* Removes entries of DIR (layers/ or work/) whose name is not a kept id. */
-static int gc_dir(const char *dir, const struct manifest *m,
-                  const uint64_t *leases, size_t nleases, bool work)
+/* Moves NAME (in directory FD) into the pool's trash: one rename, so a
+ * release or merge does not wait for the unlinks of a whole layer (the
+ * service empties the trash in a child, dov_trash_empty). */
+static int to_trash(struct dov_pool *p, int fd, const char *name)
+{
+    static unsigned long seq;
+    char dst[64];
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(dst, sizeof(dst), "gc-%ld.%09ld-%d-%lu", (long)ts.tv_sec,
+             ts.tv_nsec, (int)getpid(), ++seq);
+    if (renameat(fd, name, p->trash_fd, dst) == 0)
+        return 0;
+    return layer_remove_tree(fd, name); /* e.g. EXDEV: remove in place */
+}
+
+int dov_trash_empty(struct dov_pool *p)
+{
+    char dir[PATH_MAX];
+
+    snprintf(dir, sizeof(dir), "%s/trash", p->path);
+    return clear_dir(dir, NULL);
+}
+
+bool dov_trash_pending(struct dov_pool *p)
+{
+    char dir[PATH_MAX];
+    struct dirent *de;
+    bool any = false;
+    DIR *d;
+
+    snprintf(dir, sizeof(dir), "%s/trash", p->path);
+    if (!(d = opendir(dir)))
+        return false;
+    while (!any && (de = readdir(d)))
+        any = strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    closedir(d);
+    return any;
+}
+
+/* Moves entries of DIR (layers/ or work/) whose name is not a kept id to
+ * the trash. */
+static int gc_dir(struct dov_pool *p, const char *dir,
+                  const struct manifest *m, const uint64_t *leases,
+                  size_t nleases, bool work)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -242,7 +293,7 @@ static int gc_dir(const char *dir, const struct manifest *m,
                                 id_in(id, leases, nleases));
         if (keep)
             continue;
-        if (layer_remove_tree(fd, de->d_name) < 0)
+        if (to_trash(p, fd, de->d_name) < 0)
             log_warn("gc: cannot remove %s/%s", dir, de->d_name);
         else
             removed++;
@@ -277,9 +328,9 @@ int dov_gc_volume(struct dov_pool *p, const char *qube,
     int removed = 0;
 
     if (dov_vol_path(p, qube, m->volume, "layers", dir, sizeof(dir)) == 0)
-        removed += gc_dir(dir, m, leases, nl, false);
+        removed += gc_dir(p, dir, m, leases, nl, false);
     if (dov_vol_path(p, qube, m->volume, "work", dir, sizeof(dir)) == 0)
-        removed += gc_dir(dir, m, leases, nl, true);
+        removed += gc_dir(p, dir, m, leases, nl, true);
     if (dov_vol_path(p, qube, m->volume, NULL, dir, sizeof(dir)) == 0)
         removed += gc_tmp_manifests(dir);
     return removed;
@@ -346,6 +397,7 @@ int dov_recover(struct dov_pool *p)
                 log_warnx("recover: %s", e.msg);
         }
     dov_names_free(names, n);
+    dov_trash_empty(p); /* what the gc above moved there */
     if (removed)
         log_info("recover: removed %d stray entries", removed);
     return removed;

@@ -50,7 +50,8 @@ struct dov_err {
 
 struct dov_pool {
     char path[DOV_POOL_PATH_MAX];
-    int fd; /* the pool directory, for syncfs() */
+    int fd;       /* the pool directory, for syncfs() */
+    int trash_fd; /* POOL/trash: unreferenced layers wait there */
 };
 
 #define DOV_DEFAULT_KEEP 2
@@ -61,6 +62,12 @@ void dov_pool_close(struct dov_pool *p);
  * qubes, and every layer/work directory no manifest or lease names.
  * Returns the number of stray entries removed. */
 int dov_recover(struct dov_pool *p);
+
+/* Space reclaim: dropped layers are renamed into POOL/trash at once (so a
+ * release or merge never waits for a whole tree's unlinks) and removed by
+ * dov_trash_empty(), which the service runs in a child while idle. */
+int dov_trash_empty(struct dov_pool *p);
+bool dov_trash_pending(struct dov_pool *p);
 
 /* Test and fault-injection hook, called at each crash point with its name
  * (e.g. "commit-switched"); NULL = none. */

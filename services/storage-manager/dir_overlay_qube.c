@@ -302,7 +302,5 @@ int dov_qube_remove(struct dov_pool *p, const char *qube, struct dov_err *e)
         return dov_fail(e, DOV_FAILED, "remove %s: %s", qube,
                         strerror(errno));
     dov_crash_point("remove-renamed");
-    if (layer_remove_path(dst) < 0)
-        log_warn("remove %s: trash left for the next start", dst);
-    return 0;
+    return 0; /* the trash is emptied later (dov_trash_empty) */
 }

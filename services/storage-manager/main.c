@@ -23,6 +23,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 extern const struct sandbox_policy storage_sandbox_policy;
 
@@ -67,6 +69,27 @@ static void raise_nofile(void)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+}
+
+/* Dropped layers wait in POOL/trash; a child removes them so that no
+ * request waits for a whole tree's unlinks.  One child at a time. */
+static void reap_trash(struct dov_pool *pool)
+{
+    static pid_t reaper;
+    int status;
+
+    if (reaper > 0 && waitpid(reaper, &status, WNOHANG) == 0)
+        return; /* still at work */
+    reaper = 0;
+    if (!dov_trash_pending(pool))
+        return;
+    reaper = fork();
+    if (reaper == 0) {
+        dov_trash_empty(pool);
+        _exit(0);
+    }
+    if (reaper < 0)
+        log_warn("cannot fork the trash reaper");
 }
 
 static void open_pool(struct dov_pool *pool)
@@ -115,6 +138,7 @@ int main(int argc, char **argv)
             handlers_dispatch(b, m);
             bus_free(m);
         }
+        reap_trash(&pool);
     }
     log_info("stopping");
     bus_close(b);
