@@ -47,8 +47,11 @@ int agent_write(int fd, const bus_msg *m)
     if (!buf)
         return -1;
     bulkhead__envelope__pack(m, buf);
+    /* Never block: the supervisor must not stall behind a slow agent (the
+     * socketpair buffers are 4 MiB); a full pipe loses this message and
+     * says so. */
     do
-        n = send(fd, buf, len, MSG_NOSIGNAL);
+        n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     while (n < 0 && errno == EINTR);
     free(buf);
     return n == (ssize_t)len ? 0 : -1;
