@@ -33,8 +33,10 @@ struct unpacker {
     struct fc_limits lim;
     struct fc_result *res;
     uint64_t entries, bytes; /* accepted so far, for limits and trailer */
-    char untrusted_name[FC_NAME_MAX + 1];
-    char untrusted_target[FC_NAME_MAX + 1];
+    /* Filled by read_name()/read_target(), which validate them in place:
+     * they hold trusted text only once those returned FC_OK. */
+    char name[FC_NAME_MAX + 1];
+    char target[FC_NAME_MAX + 1];
 };
 
 /* Refills the buffer; returns bytes available, 0 at EOF, -1 on error. */
@@ -145,56 +147,56 @@ static enum fc_status refuse_kind(struct unpacker *u, unsigned type,
 }
 
 static enum fc_status validate_sizes(struct unpacker *u,
-                                     const struct fc_entry_header *h)
+                                     const struct fc_entry_header *untrusted)
 {
+    const struct fc_entry_header *t = untrusted;
     int ok;
 
-    switch (h->type) {
+    switch (t->type) {
     case FC_FILE:
-        ok = h->size <= INT64_MAX;
+        ok = t->size <= INT64_MAX;
         break;
     case FC_SYMLINK:
-        ok = h->size >= 1 && h->size <= FC_NAME_MAX;
+        ok = t->size >= 1 && t->size <= FC_NAME_MAX;
         break;
     case FC_DIR:
-        ok = h->size == 0;
+        ok = t->size == 0;
         break;
     default: /* FC_END */
-        ok = h->size == 0 && h->mode == 0 && h->mtime == 0 &&
-             h->mtime_nsec == 0;
-        return ok && h->name_len == 0
-                   ? FC_OK
-                   : fc_fail(u->res, FC_E_BAD_ENTRY,
-                             "refused: malformed end record");
+        ok = t->size == 0 && t->mode == 0 && t->mtime == 0 &&
+             t->mtime_nsec == 0 && t->name_len == 0;
+        return ok ? FC_OK
+                  : fc_fail(u->res, FC_E_BAD_ENTRY,
+                            "refused: malformed end record");
     }
-    if (!ok || h->name_len == 0 || h->name_len > FC_NAME_MAX)
+    if (!ok || t->name_len == 0 || t->name_len > FC_NAME_MAX)
         return fc_fail(u->res, FC_E_BAD_ENTRY,
                        "refused: entry with a bad size or name length");
     return FC_OK;
 }
 
-static enum fc_status validate_entry_header(struct unpacker *u,
-                                            const struct fc_entry_header *h)
+static enum fc_status validate_entry_header(
+    struct unpacker *u, const struct fc_entry_header *untrusted)
 {
-    enum fc_status st = refuse_kind(u, h->type, h->mode);
+    const struct fc_entry_header *t = untrusted;
+    enum fc_status st = refuse_kind(u, t->type, t->mode);
 
     if (st != FC_OK)
         return st;
-    if (h->type < FC_FILE || h->type > FC_END || h->reserved[0] ||
-        h->reserved[1] || h->reserved[2] || (h->mode & S_IFMT))
+    if (t->type < FC_FILE || t->type > FC_END || t->reserved[0] ||
+        t->reserved[1] || t->reserved[2] || (t->mode & S_IFMT))
         return fc_fail(u->res, FC_E_BAD_ENTRY,
-                       "refused: malformed entry (type %u)", h->type);
-    if (h->mode & (S_ISUID | S_ISGID | S_ISVTX))
+                       "refused: malformed entry (type %u)", t->type);
+    if (t->mode & (S_ISUID | S_ISGID | S_ISVTX))
         return fc_fail(u->res, FC_E_SETID,
                        "refused: setuid, setgid or sticky bit (mode %#o)",
-                       h->mode);
-    if (h->mode & ~0777u)
-        return fc_fail(u->res, FC_E_BAD_ENTRY, "refused: mode %#o",
-                       h->mode);
-    if (h->mtime_nsec > 999999999u)
+                       t->mode);
+    if (t->mode & ~0777u)
+        return fc_fail(u->res, FC_E_BAD_ENTRY, "refused: mode %#o", t->mode);
+    if (t->mtime_nsec > 999999999u)
         return fc_fail(u->res, FC_E_BAD_ENTRY,
                        "refused: mtime nanoseconds out of range");
-    return validate_sizes(u, h);
+    return validate_sizes(u, t);
 }
 
 static enum fc_status name_refusal(struct unpacker *u, enum fc_name_verdict v,
@@ -222,19 +224,36 @@ static enum fc_status name_refusal(struct unpacker *u, enum fc_name_verdict v,
                    quoted, map[v].why);
 }
 
-/* Reads and checks the entry's name into u->untrusted_name, which is then
- * a validated name (NUL-terminated). */
+/* Reads the entry's name into u->name and validates it there. */
 static enum fc_status read_name(struct unpacker *u, uint32_t len)
 {
-    enum fc_status st = rd_meta(u, u->untrusted_name, len);
+    char *untrusted_name = u->name;
+    enum fc_status st = rd_meta(u, untrusted_name, len);
     enum fc_name_verdict v;
 
     if (st != FC_OK)
         return st;
-    u->untrusted_name[len] = '\0';
-    v = fc_check_name(u->untrusted_name, len);
+    untrusted_name[len] = '\0';
+    v = fc_check_name(untrusted_name, len);
     if (v != FC_NAME_OK)
-        return name_refusal(u, v, "name", u->untrusted_name, len);
+        return name_refusal(u, v, "name", untrusted_name, len);
+    return FC_OK;
+}
+
+/* Reads a symlink target of LEN bytes into u->target and validates it
+ * against the (validated) link name. */
+static enum fc_status read_target(struct unpacker *u, size_t len)
+{
+    char *untrusted_target = u->target;
+    enum fc_status st = rd_meta(u, untrusted_target, len);
+    enum fc_name_verdict v;
+
+    if (st != FC_OK)
+        return st;
+    untrusted_target[len] = '\0';
+    v = fc_check_symlink(u->name, strlen(u->name), untrusted_target, len);
+    if (v != FC_NAME_OK)
+        return name_refusal(u, v, "symlink target", untrusted_target, len);
     return FC_OK;
 }
 
@@ -260,7 +279,7 @@ static enum fc_status write_all_at(struct unpacker *u, int fd,
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            return fc_fail(u->res, FC_E_SYSTEM, "%s: %s", u->untrusted_name,
+            return fc_fail(u->res, FC_E_SYSTEM, "%s: %s", u->name,
                            strerror(w < 0 ? errno : EIO));
         p += w, n -= (size_t)w, off += w;
     }
@@ -310,7 +329,7 @@ static enum fc_status receive_file(struct unpacker *u, int fd, uint64_t size)
         if ((e.kind != FC_EXTENT_DATA && e.kind != FC_EXTENT_HOLE) ||
             e.reserved != 0 || e.length == 0 || e.length > size - off)
             return fc_fail(u->res, FC_E_BAD_ENTRY,
-                           "refused: %s: malformed extent", u->untrusted_name);
+                           "refused: %s: malformed extent", u->name);
         if (e.kind == FC_EXTENT_DATA &&
             (st = receive_data(u, fd, (off_t)off, e.length, &h)) != FC_OK)
             return st;
@@ -318,14 +337,14 @@ static enum fc_status receive_file(struct unpacker *u, int fd, uint64_t size)
     }
     /* A trailing hole: only the size says it is there. */
     if (e_last_hole(size, &e) && ftruncate(fd, (off_t)size) < 0)
-        return fc_fail(u->res, FC_E_SYSTEM, "%s: %s", u->untrusted_name,
+        return fc_fail(u->res, FC_E_SYSTEM, "%s: %s", u->name,
                        strerror(errno));
     if ((st = rd_meta(u, raw, FC_FILE_TRAILER_SIZE)) != FC_OK)
         return st;
     if (fc_get64(raw) != xxh64_digest(&h))
         return fc_fail(u->res, FC_E_FILE_CHECKSUM,
                        "refused: %s: file checksum mismatch",
-                       u->untrusted_name);
+                       u->name);
     return FC_OK;
 }
 
@@ -338,7 +357,7 @@ static struct timespec entry_mtime(const struct fc_entry_header *h)
 static enum fc_status unpack_file(struct unpacker *u,
                                   const struct fc_entry_header *h)
 {
-    const char *name = u->untrusted_name, *last;
+    const char *name = u->name, *last;
     struct timespec mt = entry_mtime(h);
     int dirfd, fd;
     enum fc_status st = check_limits(u, h->size, name);
@@ -360,7 +379,7 @@ static enum fc_status unpack_file(struct unpacker *u,
 static enum fc_status unpack_dir(struct unpacker *u,
                                  const struct fc_entry_header *h)
 {
-    const char *name = u->untrusted_name, *last;
+    const char *name = u->name, *last;
     struct timespec mt = entry_mtime(h);
     int dirfd;
     enum fc_status st = check_limits(u, 0, name);
@@ -375,26 +394,17 @@ static enum fc_status unpack_dir(struct unpacker *u,
 static enum fc_status unpack_symlink(struct unpacker *u,
                                      const struct fc_entry_header *h)
 {
-    const char *name = u->untrusted_name, *last;
+    const char *name = u->name, *last;
     struct timespec mt = entry_mtime(h);
-    size_t len = (size_t)h->size; /* <= FC_NAME_MAX, validated */
-    enum fc_name_verdict v;
     int dirfd;
-    enum fc_status st = check_limits(u, len, name);
+    enum fc_status st = check_limits(u, h->size, name);
 
+    if (st == FC_OK) /* size <= FC_NAME_MAX, validated */
+        st = read_target(u, (size_t)h->size);
     if (st == FC_OK)
-        st = rd_meta(u, u->untrusted_target, len);
-    if (st != FC_OK)
-        return st;
-    u->untrusted_target[len] = '\0';
-    v = fc_check_symlink(name, strlen(name), u->untrusted_target, len);
-    if (v != FC_NAME_OK)
-        return name_refusal(u, v, "symlink target", u->untrusted_target,
-                            len);
-    st = fcfs_parent(&u->fs, name, &dirfd, &last, u->res);
+        st = fcfs_parent(&u->fs, name, &dirfd, &last, u->res);
     if (st == FC_OK)
-        st = fcfs_symlink(dirfd, last, name, u->untrusted_target, &mt,
-                          u->res);
+        st = fcfs_symlink(dirfd, last, name, u->target, &mt, u->res);
     return st;
 }
 
@@ -402,14 +412,15 @@ static enum fc_status unpack_symlink(struct unpacker *u,
 static enum fc_status unpack_entry(struct unpacker *u, int *end)
 {
     uint8_t raw[FC_ENTRY_HEADER_SIZE];
-    struct fc_entry_header h;
+    struct fc_entry_header untrusted_h, h;
     enum fc_status st = rd_meta(u, raw, sizeof(raw));
 
     if (st != FC_OK)
         return st;
-    fc_decode_entry_header(&h, raw);
-    if ((st = validate_entry_header(u, &h)) != FC_OK)
+    fc_decode_entry_header(&untrusted_h, raw);
+    if ((st = validate_entry_header(u, &untrusted_h)) != FC_OK)
         return st;
+    h = untrusted_h; /* validated */
     if (h.type == FC_END) {
         *end = 1;
         return FC_OK;
