@@ -286,6 +286,14 @@ int ns_cgroup_destroy(const struct ns_cgroup *cg)
             nanosleep(&ts, NULL);
         }
         left += i == 100;
+        /* The group goes with its last qube (EBUSY while others run). */
+        char parent[PATH_MAX];
+        snprintf(parent, sizeof(parent), "%s", cg->path[c]);
+        char *slash = strrchr(parent, '/');
+        if (slash) {
+            *slash = '\0';
+            rmdir(parent);
+        }
     }
     return left ? -1 : 0;
 }

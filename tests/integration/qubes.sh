@@ -1,0 +1,232 @@
+#!/bin/sh
+# Integration suite of vm-manager with the whole qube stack: launcher,
+# busd, storage-manager, rpc-router, the agent.  Under a temp --root it
+# walks the user flow of issue 4 (template install, create, start, run,
+# ls, shutdown), then persistence (~ survives, /etc does not), template
+# changes (reach an AppVM at its next start, never while it runs), kill -9
+# of vm-manager and storage-manager while qubes run, isolation (host
+# processes, mounts, other qubes' files), the memory limit, pause, events,
+# autostart, and refusals that must change nothing.  Needs root.
+. "$(dirname "$0")/../lib.sh"
+
+has() { printf '%s\n' "$1" | grep -q -- "$2"; }
+state() { bh ls --format json | tr '{' '\n' | grep "\"name\":\"$1\"" |
+          sed 's/.*"state":"\([A-Za-z]*\)".*/\1/'; }
+is_state() { [ "$(state "$1")" = "$2" ]; }
+svc_pid() { bh service list | awk -v s="$1" '$1 == s {print $3}'; }
+svc_up() { bh service list | awk -v s="$1" '$1 == s {print $2}' | grep -qx up; }
+init_pid() { bh ls --format json | tr '{' '\n' | grep "\"name\":\"$1\"" |
+             sed 's/.*"pid":\([0-9]*\).*/\1/'; }
+
+if [ "$(id -u)" != 0 ]; then
+    echo "# skipped: needs root (namespaces, cgroups, idmapped mounts)"
+    echo "0 passed, 0 failed"
+    exit 0
+fi
+
+tmproot
+# Private copies of the binaries: the build tree is shared and may be
+# relinked under our feet while the suite runs.
+mkdir -p "$ROOT/bin"
+for f in bulkhead bulkhead-launcher busd vm-manager storage-manager \
+         rpc-router bulkhead-agent; do
+    cp "$BH_BIN/$f" "$ROOT/bin/" || { echo "missing $f"; exit 1; }
+done
+chmod 755 "$ROOT/bin"
+BH_BIN=$ROOT/bin
+LOG=$ROOT/launcher.log
+
+# Only the services a qube needs: the others have their own suites.
+"$BH_TOP/scripts/prepare-root" "$ROOT" >/dev/null
+SVCD=$ROOT/etc/bulkhead/services.d
+for f in "$SVCD"/*.conf; do
+    case $(basename "$f") in
+    busd.conf | vm-manager.conf | storage-manager.conf | rpc-router.conf) ;;
+    *) rm -f "$f" ;;
+    esac
+done
+# Qubes outlive the services by design: at the end, kill whatever qube is
+# still running (run records) and remove the cgroups this suite's
+# vm-manager made (their group is named after the root).
+CG_GROUP=""
+qube_cleanup() {
+    for r in "$ROOT"/run/bulkhead/qubes/*.pid; do
+        [ -e "$r" ] || continue
+        kill -9 "$(awk '$1 == "pid" {print $3}' "$r")" 2>/dev/null
+    done
+    [ -n "$CG_GROUP" ] || return 0
+    sleep 0.2
+    for d in /sys/fs/cgroup/*/"$CG_GROUP" /sys/fs/cgroup/"$CG_GROUP"; do
+        [ -d "$d" ] || continue
+        for q in "$d"/*/; do
+            [ -d "$q" ] && xargs -r kill -9 <"$q/cgroup.procs" 2>/dev/null
+            for _ in 1 2 3 4 5 6 7 8 9 10; do
+                [ -d "$q" ] && ! rmdir "$q" 2>/dev/null && sleep 0.1
+            done
+        done
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            [ -d "$d" ] && ! rmdir "$d" 2>/dev/null && sleep 0.1
+        done
+    done
+    return 0
+}
+at_cleanup qube_cleanup
+"$BH_BIN/bulkhead-launcher" --root "$ROOT" >>"$LOG" 2>&1 &
+LAUNCHER_PID=$!
+track_pid "$LAUNCHER_PID"
+check "the system boots (busd, storage, rpc-router, vm-manager)" \
+    wait_for 20 all_services_up
+
+# --- the user flow of issue 4 ---------------------------------------------
+check "template install minimal" bh template install minimal
+check "create work --template minimal --label blue" \
+    bh create work --template minimal --label blue
+check "start work" bh start work
+check "work is Running after start" is_state work Running
+CG_GROUP=$(awk '$1 == "cgroup_group" {print $3}' \
+    "$ROOT/run/bulkhead/qubes/work.pid")
+out=$(bh run work -- sh -c 'echo hello > ~/notes.txt; id -un; hostname')
+check "run: id -un is user, hostname is work (got: $(echo $out))" \
+    [ "$out" = "user
+work" ]
+ls_out=$(bh ls)
+check "ls shows work Running with its template and label" \
+    has "$ls_out" "^work  *AppVM  *Running  *minimal .* blue"
+check "ls says the ns backend is kernel-shared isolation" \
+    has "$ls_out" "kernel-shared isolation"
+bh run -u root work -- sh -c 'echo scratch > /etc/scratch' >/dev/null
+check "shutdown work --wait" bh shutdown work --wait
+check "work is Halted after shutdown --wait" is_state work Halted
+
+# --- persistence: private survives, root is reset -------------------------
+bh start work >/dev/null
+check "~/notes.txt survives a restart" \
+    [ "$(bh run work -- cat /home/user/notes.txt)" = hello ]
+check_fails "/etc/scratch (root volume) is gone after a restart" \
+    bh run work -- test -e /etc/scratch
+
+# --- template changes reach AppVMs at their next start --------------------
+check "start the template" bh start minimal
+bh run -u root minimal -- sh -c \
+    'printf "#!/bin/sh\necho newtool\n" > /usr/bin/newtool; chmod 755 /usr/bin/newtool'
+check "the template sees its new tool" \
+    [ "$(bh run minimal -- newtool)" = newtool ]
+check_fails "a running AppVM does not see it (template running)" \
+    bh run work -- test -e /usr/bin/newtool
+bh shutdown --wait minimal >/dev/null
+check_fails "a running AppVM does not see it (template stopped)" \
+    bh run work -- test -e /usr/bin/newtool
+bh shutdown --wait work >/dev/null
+bh start work >/dev/null
+check "after its restart the AppVM has it" \
+    [ "$(bh run work -- newtool)" = newtool ]
+
+# --- isolation ---------------------------------------------------------------
+bh create other --template minimal --label red >/dev/null
+bh start other >/dev/null
+bh run other -- sh -c 'echo secret > ~/other-secret' >/dev/null
+n=$(bh run -u root work -- sh -c 'ls /proc | grep -c "^[0-9]"')
+check "root in work sees only its own processes ($n)" [ "$n" -lt 20 ]
+check_fails "root in work cannot see the launcher's pid" \
+    bh run -u root work -- test -e "/proc/$LAUNCHER_PID/status"
+check_fails "root in work cannot see host mounts (the bulkhead root)" \
+    bh run -u root work -- grep -q "$ROOT" /proc/mounts
+check_fails "root in work cannot see host mounts (/work, /etc/hostname)" \
+    bh run -u root work -- grep -qE ' /work | /etc/hostname ' /proc/mounts
+check_fails "root in work cannot find other's files" \
+    bh run -u root work -- sh -c 'find / -xdev -name other-secret 2>/dev/null | grep -q .'
+wpid=$(init_pid work)
+uid=$(awk '/^Uid:/ {print $2}' "/proc/$wpid/status")
+check "root of work is an unprivileged uid on the host ($uid)" \
+    [ "$uid" -ge 100000 ]
+check "files of the template show canonical owners inside (root)" \
+    [ "$(bh run work -- stat -c %u /bin/busybox)" = 0 ]
+check "the user's home is owned by user inside" \
+    [ "$(bh run work -- stat -c %U /home/user)" = user ]
+
+# --- memory limit -------------------------------------------------------------
+bh shutdown --wait work >/dev/null
+check "prefs work memory 64" bh prefs work memory 64
+check "prefs reads it back" [ "$(bh prefs work memory)" = 64 ]
+bh start work >/dev/null
+out=$(bh run -u root work -- sh -c \
+    'x=$(head -c 200000000 /dev/zero | tr "\0" a); echo survived ${#x}' 2>&1)
+check_fails "a qube cannot exceed its memory limit (got: $out)" \
+    has "$out" survived
+check "the qube still runs after the OOM kill" \
+    [ "$(bh run work -- echo alive)" = alive ]
+
+# --- pause, events -----------------------------------------------------------------
+"$BH_BIN/bulkhead" --root "$ROOT" events >"$ROOT/events.txt" 2>&1 &
+EV_PID=$!
+track_pid "$EV_PID"
+sleep 0.3
+check "pause work" bh pause work
+check "work is Paused" is_state work Paused
+check "unpause work" bh unpause work
+check "run works after unpause" [ "$(bh run work -- echo back)" = back ]
+sleep 0.3
+check "events: domain-paused and domain-unpaused published" \
+    sh -c "grep -q domain-paused '$ROOT/events.txt' && grep -q domain-unpaused '$ROOT/events.txt'"
+
+# --- kill -9 of vm-manager and storage-manager while qubes run ----------------
+wpid=$(init_pid work)
+opid=$(init_pid other)
+kill -9 "$(svc_pid vm-manager)" "$(svc_pid storage-manager)"
+sleep 0.2
+check "qubes keep running while vm-manager is down" \
+    sh -c "kill -0 $wpid && kill -0 $opid"
+check "vm-manager comes back" wait_for 10 svc_up vm-manager
+check "storage-manager comes back" wait_for 10 svc_up storage-manager
+check "ls right after the restart: work Running" is_state work Running
+check "ls right after the restart: other Running" is_state other Running
+check "the same init (re-adopted, pid $wpid)" [ "$(init_pid work)" = "$wpid" ]
+check "run still works" [ "$(bh run work -- cat /home/user/notes.txt)" = hello ]
+check "shutdown of a re-adopted qube" bh shutdown --wait work
+check "~ survives that stop too" sh -c \
+    "$BH_BIN/bulkhead --root $ROOT start work && [ \"\$($BH_BIN/bulkhead --root $ROOT run work -- cat /home/user/notes.txt)\" = hello ]"
+check "kill other" bh kill other
+check "other is Halted after kill" is_state other Halted
+
+# --- refusals change nothing -----------------------------------------------------
+before=$(bh ls --format json)
+files=$(ls "$ROOT/var/lib/bulkhead/qubes")
+one_line() { [ "$(printf '%s\n' "$1" | wc -l)" -eq 1 ]; }
+err=$(bh create 9bad --template minimal --label red 2>&1); rc=$?
+check "a bad name fails with one line (rc $rc): $err" one_line "$err"
+check "  ... and names the rule" has "$err" "not a valid qube name"
+err=$(bh create x --template nosuch --label red 2>&1); rc=$?
+check "an unknown template fails clearly (rc $rc): $err" has "$err" nosuch
+err=$(bh remove minimal 2>&1); rc=$?
+check "removing a template in use fails clearly (rc $rc): $err" \
+    has "$err" "in use"
+check_fails "a label outside the set is refused" \
+    bh create y --template minimal --label pink
+check_fails "netvm must provide network" bh prefs work netvm minimal
+check_fails "the template of a running qube cannot change" \
+    bh prefs work template minimal
+err=$(bh start nosuch 2>&1); rc=$?
+check "unknown qube: exit 1 ($rc), one line: $err" \
+    sh -c "[ $rc -eq 1 ]"
+check "  ... naming the qube" has "$err" "no such qube 'nosuch'"
+check "nothing changed: same qubes" [ "$(bh ls --format json | sed 's/"state":"[A-Za-z]*"//g; s/"pid":[0-9]*//g')" = \
+    "$(printf '%s' "$before" | sed 's/"state":"[A-Za-z]*"//g; s/"pid":[0-9]*//g')" ]
+check "nothing changed: same database files" \
+    [ "$(ls "$ROOT/var/lib/bulkhead/qubes")" = "$files" ]
+
+# --- tags, features, remove, autostart ------------------------------------------
+check "tags add" bh tags other add project-x
+check "tags list" [ "$(bh tags other)" = project-x ]
+check "features set" bh features other gui 1
+check "features get" [ "$(bh features other gui)" = 1 ]
+check "remove other" bh remove other
+check_fails "other is gone" bh prefs other label
+check "autostart on" bh prefs work autostart true
+bh shutdown --wait work >/dev/null
+bh service restart vm-manager >/dev/null
+check "an autostart qube starts with vm-manager" wait_for 15 is_state work Running
+check "the database file is human-readable" \
+    grep -qx "label = blue" "$ROOT/var/lib/bulkhead/qubes/work.conf"
+bh kill work >/dev/null
+
+finish
