@@ -30,7 +30,9 @@
  *
  * Names: a relative path, components separated by single "/", each
  * component 1..255 bytes, not "." or "..", valid UTF-8 without control
- * characters (U+0000-U+001F, U+007F-U+009F), at most FC_NAME_MAX bytes in
+ * characters (U+0000-U+001F, U+007F-U+009F) or invisible ones that change
+ * how a name reads (bidirectional controls U+061C, U+200E, U+200F,
+ * U+202A-U+202E, U+2066-U+2069; U+2028, U+2029), at most FC_NAME_MAX bytes in
  * all, the last component not starting with FC_PARTIAL_PREFIX.  An entry's
  * parent directory must already exist under the receiver's DIR (sent
  * earlier in the stream, or left by an earlier transfer); a conforming

@@ -123,6 +123,16 @@ static unsigned utf8_cp(const unsigned char *s, size_t *n)
                        (s[2] & 0x3fu) << 6 | (s[3] & 0x3fu);
 }
 
+/* Invisible characters that change how a name is shown: bidirectional
+ * controls (an RLO turns "evil\u202Etxt.exe" into "evilexe.txt") and the
+ * Unicode line and paragraph separators. */
+static int is_format_char(unsigned cp)
+{
+    return cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+           (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
+           cp == 0x2028 || cp == 0x2029;
+}
+
 int fc_text_is_clean(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -132,7 +142,7 @@ int fc_text_is_clean(const char *s, size_t len)
         return 0;
     while (i < len) {
         unsigned cp = utf8_cp(p + i, &n);
-        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || is_format_char(cp))
             return 0;
         i += n;
     }

@@ -48,7 +48,8 @@ enum fc_name_verdict fc_check_name(const char *name, size_t len);
 /* LINK_NAME must already have passed fc_check_name. */
 enum fc_name_verdict fc_check_symlink(const char *link_name, size_t name_len,
                                       const char *target, size_t target_len);
-/* True for valid UTF-8 with no C0/C1 control character and no DEL. */
+/* True for valid UTF-8 with no C0/C1 control character, no DEL, no
+ * bidirectional control and no line/paragraph separator. */
 int fc_text_is_clean(const char *s, size_t len);
 
 #endif

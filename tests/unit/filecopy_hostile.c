@@ -93,6 +93,15 @@ Test(hostile, dot_name) { one_file("./x", FC_E_NAME_DOTDOT); }
 Test(hostile, newline_in_name) { one_file("a\nb", FC_E_NAME_CHARS); }
 Test(hostile, escape_in_name) { one_file("a\x1b[2Jb", FC_E_NAME_CHARS); }
 Test(hostile, c1_control_in_name) { one_file("a\xc2\x85", FC_E_NAME_CHARS); }
+Test(hostile, bidi_override_in_name)
+{
+    one_file("evil\xe2\x80\xaetxt.exe", FC_E_NAME_CHARS);
+}
+Test(hostile, line_separator_in_name) { one_file("a\xe2\x80\xa8" "b", FC_E_NAME_CHARS); }
+Test(hostile, plain_unicode_name_accepted)
+{
+    one_file("caf\xc3\xa9-\xe6\x97\xa5\xe6\x9c\xac-\xf0\x9f\x98\x80", FC_OK);
+}
 Test(hostile, invalid_utf8_name) { one_file("a\xff", FC_E_NAME_CHARS); }
 Test(hostile, overlong_utf8_name) { one_file("a\xc0\xaf", FC_E_NAME_CHARS); }
 Test(hostile, empty_component) { one_file("a//b", FC_E_NAME_BAD); }
