@@ -66,24 +66,23 @@ static int open_target(const char *dir)
     return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-int main(int argc, char **argv)
+/* Returns the index of DIR in ARGV, or -1 after printing the usage. */
+static int parse_args(int argc, char **argv, struct fc_limits *lim,
+                      int *sandbox)
 {
-    struct fc_limits lim = {FC_DEFAULT_MAX_BYTES, FC_DEFAULT_MAX_ENTRIES, 0};
-    struct fc_result res;
-    int sandbox = 1, i, dirfd;
+    int i;
 
-    sandbox_handle_print(argc, argv, &fc_unpack_policy);
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
-            return 0;
+            exit(0);
         } else if (!strcmp(argv[i], "--no-sandbox")) {
-            sandbox = 0;
+            *sandbox = 0; /* debugging only */
         } else if (i + 1 < argc && !strcmp(argv[i], "--max-bytes")) {
-            if (parse_size(argv[++i], &lim.max_bytes) < 0)
+            if (parse_size(argv[++i], &lim->max_bytes) < 0)
                 break;
         } else if (i + 1 < argc && !strcmp(argv[i], "--max-files")) {
-            if (parse_size(argv[++i], &lim.max_entries) < 0)
+            if (parse_size(argv[++i], &lim->max_entries) < 0)
                 break;
         } else {
             break;
@@ -91,8 +90,20 @@ int main(int argc, char **argv)
     }
     if (i != argc - 1) {
         usage(stderr);
-        return FC_E_USAGE;
+        return -1;
     }
+    return i;
+}
+
+int main(int argc, char **argv)
+{
+    struct fc_limits lim = {FC_DEFAULT_MAX_BYTES, FC_DEFAULT_MAX_ENTRIES, 0};
+    struct fc_result res;
+    int sandbox = 1, i, dirfd;
+
+    sandbox_handle_print(argc, argv, &fc_unpack_policy);
+    if ((i = parse_args(argc, argv, &lim, &sandbox)) < 0)
+        return FC_E_USAGE;
     if ((dirfd = open_target(argv[i])) < 0) {
         fprintf(stderr, "bulkhead-unpack: %s: %s\n", argv[i],
                 strerror(errno));
