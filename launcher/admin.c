@@ -188,15 +188,22 @@ static void handle_swap(struct launcher *l, uint64_t tag,
 static void handle_audit(struct launcher *l, uint64_t tag,
                          const Bulkhead__AuditRequest *a)
 {
-    Bulkhead__ServiceAudit au[SVC_MAX], *ptrs[SVC_MAX];
+    Bulkhead__ServiceAudit au[SVC_MAX + 1], *ptrs[SVC_MAX + 1];
     Bulkhead__AuditReply r = BULKHEAD__AUDIT_REPLY__INIT;
     bus_msg m = BULKHEAD__ENVELOPE__INIT;
+    bool all = !a->name || !*a->name;
+    bool self = all || !strcmp(a->name, "launcher");
     struct svc *only = NULL;
     size_t n = 0;
 
-    if (a->name && *a->name && !(only = lookup(l, tag, a->name)))
+    if (!self && !(only = lookup(l, tag, a->name)))
         return;
-    for (int i = 0; i < l->nsvc; i++) {
+    if (self) { /* the launcher itself first: it grants everything else */
+        audit_launcher(l, &au[n]);
+        ptrs[n] = &au[n];
+        n++;
+    }
+    for (int i = 0; i < l->nsvc && (all || only); i++) {
         struct svc *s = &l->svcs[l->order[i]];
         if (only && s != only)
             continue;

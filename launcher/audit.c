@@ -263,6 +263,50 @@ void audit_service(const struct launcher *l, const struct svc *s,
     a->notes = notes.v, a->n_notes = notes.n;
 }
 
+extern const struct sandbox_policy sandbox_launcher_agent;
+
+void audit_launcher(const struct launcher *l, Bulkhead__ServiceAudit *a)
+{
+    struct strv sc = {0}, send = {0}, recv = {0}, notes = {0};
+    char bin[PATH_MAX], hex[65] = "", *buf = NULL, line[160];
+    size_t len = 0;
+    ssize_t n = readlink("/proc/self/exe", bin, sizeof(bin) - 1);
+    FILE *f;
+
+    bulkhead__service_audit__init(a);
+    bin[n > 0 ? n : 0] = '\0';
+    a->name = strdup("launcher");
+    a->binary = strdup(bin);
+    if (sha256_file_hex(bin, hex) < 0)
+        snprintf(hex, sizeof(hex), "unreadable");
+    a->sha256 = strdup(hex);
+    a->uid = (uint32_t)l->agent_uid; /* the part that talks to the bus */
+    a->gid = (uint32_t)l->agent_uid;
+    if ((f = open_memstream(&buf, &len))) {
+        sandbox_print(&sandbox_launcher_agent, f);
+        fclose(f);
+        for (char *save = NULL, *t = strtok_r(buf, "\n", &save); t;
+             t = strtok_r(NULL, "\n", &save))
+            strv_add(&sc, t);
+        free(buf);
+    }
+    a->syscalls = sc.v, a->n_syscalls = sc.n;
+    audit_routes("launcher", &send, &recv);
+    a->routes_send = send.v, a->n_routes_send = send.n;
+    a->routes_recv = recv.v, a->n_routes_recv = recv.n;
+    a->source_lines = source_lines_manifest(l->ctx.bindir, "launcher");
+    if (!a->source_lines)
+        a->source_lines = source_lines_tree("launcher");
+    strv_add(&notes, "supervisor: root with every capability and no seccomp "
+                     "(it forks, sets uids, caps and namespaces for the "
+                     "others); it never touches a bus socket");
+    snprintf(line, sizeof(line), "bus agent (uid/caps/syscalls above): "
+                                 "uid %u, no capabilities, relays envelopes "
+                                 "to the supervisor", (unsigned)l->agent_uid);
+    strv_add(&notes, line);
+    a->notes = notes.v, a->n_notes = notes.n;
+}
+
 void audit_free(Bulkhead__ServiceAudit *a)
 {
     free(a->name);

@@ -60,6 +60,8 @@ void admin_answer_error(struct launcher *l, uint64_t tag, int code,
 /* audit.c: fills one ServiceAudit (strings malloc'd; audit_free). */
 void audit_service(const struct launcher *l, const struct svc *s,
                    Bulkhead__ServiceAudit *a);
+/* The launcher's own entry: the root supervisor and its bus agent. */
+void audit_launcher(const struct launcher *l, Bulkhead__ServiceAudit *a);
 void audit_free(Bulkhead__ServiceAudit *a);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "lib/log.h"
 #include "lib/paths.h"
+#include "lib/sandbox.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -18,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+extern const struct sandbox_policy sandbox_launcher_agent;
 
 #define EXIT_CONFIG 100
 #define EXIT_SYSTEM 111
@@ -151,6 +154,8 @@ int main(int argc, char **argv)
     struct options o = {0};
     char err[1024];
 
+    /* The table of the launcher's bus agent (launcher/sandbox_agent.c). */
+    sandbox_handle_print(argc, argv, &sandbox_launcher_agent);
     log_init("launcher");
     if (parse_args(argc, argv, &o) < 0)
         return EXIT_CONFIG;

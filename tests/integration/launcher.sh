@@ -222,7 +222,9 @@ check "audit shows the binary's sha256" has "$out" "$sum"
 check "audit lists syscall names" has "$out" futex
 check "audit lists routes received" has "$out" 'admin: ping'
 check "audit --format json is valid JSON with every service" sh -c \
-    "'$BH_BIN/bulkhead' --root '$ROOT' audit --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"services\"]) == 6, d; a=[s for s in d[\"services\"] if s[\"name\"]==\"echo-a\"][0]; assert a[\"source_lines\"] > 50 and \"net\" in a[\"namespaces\"] and a[\"syscalls\"]'"
+    "'$BH_BIN/bulkhead' --root '$ROOT' audit --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"services\"]) == 7 and d[\"services\"][0][\"name\"] == \"launcher\", d; a=[s for s in d[\"services\"] if s[\"name\"]==\"echo-a\"][0]; assert a[\"source_lines\"] > 50 and \"net\" in a[\"namespaces\"] and a[\"syscalls\"]'"
+out=$(bh audit launcher)
+check "audit launcher describes the supervisor and its agent" has "$out" "bus agent"
 check "service list --format json is valid JSON" sh -c \
     "'$BH_BIN/bulkhead' --root '$ROOT' service list --format json | python3 -c 'import json,sys; json.load(sys.stdin)'"
 
