@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PEER_TIMEOUT_MS 10000
 #define KILL_GRACE_MS 5000
@@ -18,6 +19,14 @@
         snprintf(err, errlen, __VA_ARGS__);                                  \
         return -1;                                                           \
     } while (0)
+
+static uint64_t bus_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
+}
 
 /* ---- events and the table ------------------------------------------------ */
 
@@ -381,14 +390,17 @@ int vm_start(struct vm *vm, struct qube *q, bus_msg *req, int *code,
         FAIL(BULKHEAD__ERROR__CODE__BAD_REQUEST, "%s: no %s backend",
              q->name, mode);
     rt->fail[0] = '\0';
+    rt->t_start = bus_now_us();
     vm_step(vm, q, QI_START);
     if (prepare_volumes(vm, q, &prep, why, sizeof(why)) < 0)
         return start_failed(vm, q, code, why, err, errlen);
+    rt->t_prepared = bus_now_us();
     if (attach_agent(vm, q, why, sizeof(why)) < 0) {
         bus_free(prep);
         release_volumes(vm, q, false);
         return start_failed(vm, q, code, why, err, errlen);
     }
+    rt->t_attached = bus_now_us();
     if (spawn(vm, q, prep, why, sizeof(why)) < 0) {
         bus_free(prep);
         detach_agent(vm, q);
@@ -396,6 +408,7 @@ int vm_start(struct vm *vm, struct qube *q, bus_msg *req, int *code,
         return start_failed(vm, q, code, why, err, errlen);
     }
     bus_free(prep);
+    rt->t_spawned = bus_now_us();
     if (!vm->wait_agent) {
         vm_step(vm, q, QI_READY);
         return 0;
@@ -418,6 +431,16 @@ void vm_agent_ready(struct vm *vm, const char *name, unsigned qid)
     if (q->state != QS_TRANSIENT && q->state != QS_RUNNING)
         return;
     q->rt->deadline_ms = 0;
+    if (q->state == QS_TRANSIENT) {
+        struct qube_rt *rt = q->rt;
+        uint64_t t = bus_now_us();
+        log_info("%s: ready in %.1f ms (volumes %.1f, attach %.1f, spawn "
+                 "%.1f, agent %.1f)", q->name, (t - rt->t_start) / 1e3,
+                 (rt->t_prepared - rt->t_start) / 1e3,
+                 (rt->t_attached - rt->t_prepared) / 1e3,
+                 (rt->t_spawned - rt->t_attached) / 1e3,
+                 (t - rt->t_spawned) / 1e3);
+    }
     vm_step(vm, q, QI_READY);
     settle_waiters(vm, q, false);
 }

@@ -28,6 +28,8 @@ struct qube_rt {
     struct waiter waiters[VM_MAX_WAITERS];
     int nwaiters;
     char fail[512];         /* why a start failed, for the waiters */
+    /* phases of the last start (us, monotonic), logged at ready */
+    uint64_t t_start, t_prepared, t_attached, t_spawned;
 };
 
 struct vm {
