@@ -28,6 +28,7 @@
 #include "lib/log.h"
 #include "vchan/rendezvous.h"
 #include "vchan/ring.h"
+#include "vchan/sharesock.h"
 #include "vchan/transport.h"
 #include "vchan/vchan.h"
 
@@ -45,6 +46,7 @@ struct shm_chan {
     struct vchan_layout lay;
     struct vchan_ring rd, wr;
     char path[RDV_PATH_MAX];        /* server: the socket to unlink */
+    struct share_queue shared;      /* buffers received, not yet claimed */
 };
 
 static const struct vchan_ops shm_ops;
@@ -259,7 +261,8 @@ static void client_hello(struct shm_chan *c)
     event_send(c);                  /* tell the server we are here */
 }
 
-/* After the hello the socket carries nothing: readable means hangup. */
+/* After the hello the socket carries only shared buffers (share.h), which
+ * are queued at once so the socket never stays readable; EOF is hangup. */
 static void sock_event(struct shm_chan *c)
 {
     char b;
@@ -272,8 +275,9 @@ static void sock_event(struct shm_chan *c)
     n = recv(c->sock_fd, &b, 1, MSG_DONTWAIT | MSG_PEEK);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
         c->peer_gone = 1;
-    else if (n > 0)
-        shm_broken(c, "unexpected bytes on the rendezvous socket");
+    else if (n > 0 && share_sock_pull(c->sock_fd, &c->shared) < 0)
+        shm_broken(c, errno == EPROTO ? "bad or too many shared buffers" :
+                   "rendezvous socket error");
 }
 
 /* Handles whatever is pending; TIMEOUT as for epoll_wait. */
@@ -474,9 +478,42 @@ static int shm_buffer_space(struct vchan *v)
     return n < 0 ? 0 : n;
 }
 
+static int shm_share(struct vchan *v, int fd, uint64_t tag)
+{
+    struct shm_chan *c = chan(v);
+
+    if (c->broken || c->peer_gone) {
+        errno = EPIPE;
+        return -1;
+    }
+    if (!c->page || c->sock_fd < 0) {
+        errno = ENOTCONN;
+        return -1;
+    }
+    return share_sock_send(c->sock_fd, fd, tag);
+}
+
+/* The packet may still sit on the socket when the ring message naming it
+ * is read first: pull before popping. */
+static int shm_take(struct vchan *v, uint64_t *tag)
+{
+    struct shm_chan *c = chan(v);
+
+    if (c->sock_fd >= 0 && c->page && !c->broken &&
+        share_sock_pull(c->sock_fd, &c->shared) < 0 && errno == EPROTO)
+        return shm_broken(c, "bad or too many shared buffers");
+    if (c->broken) {
+        errno = EPROTO;
+        return -1;
+    }
+    return share_queue_pop(&c->shared, tag);
+}
+
 static void shm_close(struct vchan *v)
 {
     struct shm_chan *c = chan(v);
+
+    share_queue_clear(&c->shared);
 
     if (c->page) {
         /* The peer can still read what we wrote (libxenvchan semantics). */
@@ -505,6 +542,8 @@ static const struct vchan_ops shm_ops = {
     .data_ready = shm_data_ready,
     .buffer_space = shm_buffer_space,
     .close = shm_close,
+    .share = shm_share,
+    .take = shm_take,
 };
 
 /* ---- init ----------------------------------------------------------------- */

@@ -4,6 +4,7 @@
 #define BULKHEAD_VCHAN_TRANSPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct vchan;
 
@@ -18,6 +19,9 @@ struct vchan_ops {
     int (*data_ready)(struct vchan *v);
     int (*buffer_space)(struct vchan *v);
     void (*close)(struct vchan *v);
+    /* Buffer sharing (share.h); NULL: not supported (ENOSYS). */
+    int (*share)(struct vchan *v, int fd, uint64_t tag);
+    int (*take)(struct vchan *v, uint64_t *tag);
 };
 
 struct vchan {

@@ -28,9 +28,8 @@
  * and I/O returns -1.  Nothing else in the process is affected.
  *
  * Not thread-safe per channel: one thread uses a given struct vchan.
- * Future: a buffer-sharing call (GUI pixel buffers) will hand a memfd
- * (shm) or grant references (xen) over the same channel's control path;
- * the shm transport keeps its rendezvous socket open for that reason. */
+ * Buffer sharing (GUI pixel buffers) is in vchan/share.h: a sealed memfd
+ * over the shm rendezvous socket (grant references on xen: not yet). */
 #ifndef BULKHEAD_VCHAN_H
 #define BULKHEAD_VCHAN_H
 
