@@ -203,6 +203,7 @@ static bool lifecycle(struct vm *vm, bus_msg *m, const char *name)
             return reply_err(vm, m, BULKHEAD__ERROR__CODE__BAD_REQUEST,
                              "timeout over an hour");
         rc = vm_shutdown(vm, q, m, m->qube_shutdown->wait,
+                         m->qube_shutdown->force,
                          m->qube_shutdown->timeout_s, &code, err,
                          sizeof(err));
         break;

@@ -464,10 +464,34 @@ static void ask_agent_shutdown(struct vm *vm, struct qube *q)
         log_warnx("%s: %s", q->name, err);
 }
 
-int vm_shutdown(struct vm *vm, struct qube *q, bus_msg *req, bool wait,
-                unsigned timeout_s, int *code, char *err, size_t errlen)
+/* Running qubes whose netvm is Q, comma-separated into OUT. */
+static size_t running_clients(struct vm *vm, const struct qube *q, char *out,
+                              size_t outlen)
 {
-    char e[256];
+    char v[VALUE_MAX];
+    size_t n = 0, off = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < vm->db.count; i++) {
+        const struct qube *o = vm->db.qubes[i];
+        if (o == q || !qube_state_is_active(o->state))
+            continue;
+        qubedb_ref(&vm->db, o, P_NETVM, v, sizeof(v));
+        if (strcmp(v, q->name))
+            continue;
+        if (off < outlen)
+            off += snprintf(out + off, outlen - off, "%s%s", n ? ", " : "",
+                            o->name);
+        n++;
+    }
+    return n;
+}
+
+int vm_shutdown(struct vm *vm, struct qube *q, bus_msg *req, bool wait,
+                bool force, unsigned timeout_s, int *code, char *err,
+                size_t errlen)
+{
+    char e[256], who[200];
 
     if (q->klass == QC_ADMINVM)
         FAIL(BULKHEAD__ERROR__CODE__BAD_REQUEST, "dom0 cannot be shut down "
@@ -475,6 +499,11 @@ int vm_shutdown(struct vm *vm, struct qube *q, bus_msg *req, bool wait,
     if (!lifecycle_step(q->state, QI_SHUTDOWN)->ok)
         FAIL(BULKHEAD__ERROR__CODE__BUSY, "%s: %s", q->name,
              lifecycle_refusal(q->state, QI_SHUTDOWN));
+    /* As Qubes: a netvm in use stops only when forced. */
+    if (!force && q->state != QS_HALTING &&
+        running_clients(vm, q, who, sizeof(who)))
+        FAIL(BULKHEAD__ERROR__CODE__BUSY, "%s is the netvm of running qubes "
+             "(%s); shut them down first or use --force", q->name, who);
     if (q->state == QS_PAUSED) {
         if (q->rt->ops->unpause(q->rt->br, e, sizeof(e)) < 0)
             FAIL(BULKHEAD__ERROR__CODE__FAILED, "%s: %s", q->name, e);

@@ -53,8 +53,10 @@ int vm_step(struct vm *vm, struct qube *q, enum qube_input input);
  * set and CODE (nothing answered). */
 int vm_start(struct vm *vm, struct qube *q, bus_msg *req, int *code,
              char *err, size_t errlen);
+/* FORCE: also when running qubes use Q as their netvm. */
 int vm_shutdown(struct vm *vm, struct qube *q, bus_msg *req, bool wait,
-                unsigned timeout_s, int *code, char *err, size_t errlen);
+                bool force, unsigned timeout_s, int *code, char *err,
+                size_t errlen);
 int vm_kill(struct vm *vm, struct qube *q, bus_msg *req, int *code,
             char *err, size_t errlen);
 int vm_pause(struct vm *vm, struct qube *q, bool pause, int *code,

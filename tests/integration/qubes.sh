@@ -221,6 +221,19 @@ check "features set" bh features other gui 1
 check "features get" [ "$(bh features other gui)" = 1 ]
 check "remove other" bh remove other
 check_fails "other is gone" bh prefs other label
+# --- a netvm in use stops only with --force ---------------------------------------
+bh create netq --template minimal --label orange --prop provides_network=true \
+    --prop netvm=none >/dev/null
+check "work can take netq as netvm" bh prefs work netvm netq
+bh start netq >/dev/null
+bh start work >/dev/null 2>&1
+check_fails "shutdown of a netvm in use is refused" bh shutdown --wait netq
+check "shutdown --force stops it" bh shutdown --wait --force netq
+check "prefs --default puts netvm back" bh prefs work netvm --default
+check "default netvm is none without sys-firewall" \
+    [ "$(bh prefs work netvm)" = none ]
+bh shutdown --wait work >/dev/null
+
 check "autostart on" bh prefs work autostart true
 bh shutdown --wait work >/dev/null
 bh service restart vm-manager >/dev/null
