@@ -198,7 +198,7 @@ static void __attribute__((noreturn)) agent_main(int fd)
 pid_t agent_start(uid_t uid, gid_t gid, int *fd)
 {
     int sv[2], big = 4 << 20;
-    pid_t pid;
+    pid_t pid, parent = getpid();
 
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return -1;
@@ -227,6 +227,7 @@ pid_t agent_start(uid_t uid, gid_t gid, int *fd)
         close_range(4, ~0u, 0);
         if (sandbox_drop_privs(&cr, err, sizeof(err)) < 0)
             fatalx("agent: %s", err);
+        spawn_die_with_parent(parent);
         agent_main(3);
     }
     close(sv[1]);

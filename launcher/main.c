@@ -8,16 +8,19 @@
  * error, 111 system error. */
 #include "launcher.h"
 
+#include "lib/atomicfile.h"
 #include "lib/log.h"
 #include "lib/paths.h"
 #include "lib/sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 extern const struct sandbox_policy sandbox_launcher_agent;
@@ -148,6 +151,40 @@ static void print_plan(const struct launcher *l)
            (unsigned)l->agent_uid);
 }
 
+/* One launcher per root: $RUN/launcher.pid, locked for our lifetime (the
+ * descriptor stays open, close-on-exec, never inherited by services). */
+static int lock_root(char *err, size_t errlen)
+{
+    char path[PATH_MAX], buf[32];
+    int fd;
+
+    if (paths_join(path, sizeof(path), BH_RUN) < 0 || mkdir_p(path, 0755) < 0 ||
+        paths_join(path, sizeof(path), BH_RUN "/launcher.pid") < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        buf[n > 0 ? n : 0] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+        snprintf(err, errlen, "another launcher (pid %s) runs on this root",
+                 buf[0] ? buf : "?");
+        close(fd);
+        return -1;
+    }
+    snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, strlen(buf), 0) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0; /* fd deliberately kept open: it holds the lock */
+}
+
 int main(int argc, char **argv)
 {
     static struct launcher l;
@@ -179,6 +216,11 @@ int main(int argc, char **argv)
         log_warnx("must run as root (it gives every service its own uid)");
         return EXIT_SYSTEM;
     }
+    if (lock_root(err, sizeof(err)) < 0) {
+        log_warnx("%s", err);
+        return EXIT_SYSTEM;
+    }
+    l.ctx.launcher_pid = getpid();
     if (launcher_init(&l, err, sizeof(err)) < 0) {
         log_warnx("%s", err);
         return EXIT_SYSTEM;

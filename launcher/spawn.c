@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +25,14 @@ int spawn_bus_sock(char *buf, size_t len, const char *name, int slot)
 }
 
 /* ---- in the child ------------------------------------------------------- */
+
+void spawn_die_with_parent(pid_t parent)
+{
+    /* After the uid change: changing credentials clears the setting. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != parent) /* it died before the line above */
+        _exit(111);
+}
 
 static void __attribute__((noreturn)) child_fail(const char *what, int err)
 {
@@ -123,6 +132,7 @@ child(const struct launch_ctx *ctx, const struct svc_conf *c, const char *exec,
     child_creds(c, &cr, wpaths);
     if (sandbox_drop_privs(&cr, err, sizeof(err)) < 0)
         child_fail(err, 0);
+    spawn_die_with_parent(ctx->launcher_pid);
     execve(bin, argv, env);
     snprintf(err, sizeof(err), "exec %.400s", bin);
     child_fail(err, errno);

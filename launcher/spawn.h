@@ -23,7 +23,14 @@ struct launch_ctx {
     uid_t busd_uid;
     gid_t busd_gid;
     bool allow_faults;   /* passed to busd as --allow-faults */
+    pid_t launcher_pid;
 };
+
+/* In a child, after its privilege drop: die (SIGKILL) when the launcher
+ * dies, so that a crashed launcher leaves no orphan services behind to
+ * clash with the instances its successor starts.  Qubes started by a
+ * service do not inherit this (it is cleared on fork). */
+void spawn_die_with_parent(pid_t launcher_pid);
 
 /* Spawns C running EXEC (its exec line, or a swap's) connected to bus
  * slot SLOT.  Returns the pid and the read end of the readiness pipe in

@@ -250,4 +250,16 @@ check "busd got --allow-faults" sh -c \
     "tr '\\0' ' ' </proc/$(field busd 3)/cmdline | grep -q -- --allow-faults"
 check "bulkhead fault list works" bh fault list
 
+# --- one launcher per root; a crashed launcher leaves no orphans ------------
+out=$("$BH_BIN/bulkhead-launcher" --root "$ROOT" 2>&1)
+check "a second launcher on the same root is refused ($out)" \
+    has "$out" "another launcher (pid $LAUNCHER_PID) runs on this root"
+busd_pid=$(field busd 3)
+kill -9 "$LAUNCHER_PID"
+check "services die with a crashed launcher" wait_for 5 sh -c "! kill -0 $busd_pid 2>/dev/null"
+"$BH_BIN/bulkhead-launcher" --root "$ROOT" >>"$LOG" 2>&1 &
+LAUNCHER_PID=$!
+track_pid "$LAUNCHER_PID"
+check "a new launcher boots on the same root" wait_for 10 state_is busd up
+
 finish
