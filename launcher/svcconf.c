@@ -14,7 +14,7 @@
 #define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -1)
 
 static const char *const known_keys[] = {
-    "exec", "uid", "gid", "capabilities", "after", "restart", "namespaces",
+    "exec", "uid", "user", "gid", "capabilities", "after", "restart", "namespaces",
     "writable", "ready_timeout_ms", "stop_timeout_ms", "source", "notes",
     "enabled", NULL,
 };
@@ -157,16 +157,23 @@ static int parse_writable(struct svc_conf *c, const char *v, char *err,
     return 0;
 }
 
+/* uid = auto | N; user = auto | root | N (the same key, by another name:
+ * there are no passwd entries for services). */
 static int parse_ids(struct svc_conf *c, const struct config *cfg, char *err,
                      size_t errlen)
 {
-    const char *u = config_get(cfg, "uid");
+    const char *key = config_get(cfg, "user") ? "user" : "uid";
+    const char *u = config_get(cfg, key);
     long v;
 
+    if (config_get(cfg, "user") && config_get(cfg, "uid"))
+        return ERR("uid and user: give one of them");
     c->uid = SVC_UID_AUTO;
-    if (u && strcmp(u, "auto") != 0) {
-        if (config_get_long(cfg, "uid", 0, 0, 2147483646L, &v) < 0)
-            return ERR("uid: expected auto or a number");
+    if (u && !strcmp(key, "user") && !strcmp(u, "root"))
+        c->uid = 0;
+    else if (u && strcmp(u, "auto") != 0) {
+        if (config_get_long(cfg, key, 0, 0, 2147483646L, &v) < 0)
+            return ERR("%s: expected auto, root or a number", key);
         c->uid = (uid_t)v;
     }
     c->gid = (gid_t)-1;

@@ -5,6 +5,7 @@
  *                 the launcher's own directory (build/bin, or
  *                 /usr/lib/bulkhead/bin); a name with '/' must be absolute.
  *   uid           auto | N          default auto = uid_base + slot(NAME)
+ *   user          auto | root | N   the same as uid (one of the two)
  *   gid           N                 default = uid
  *   capabilities  NAME...           Linux capabilities kept (net_admin ...)
  *   after         SERVICE...        dependencies: started and ready first

@@ -79,6 +79,18 @@ Test(svcconf, refusals)
                  -1);
 }
 
+Test(svcconf, user_alias)
+{
+    cr_assert_eq(svcconf_parse(&c, "x", "exec = x\nuser = root\n", err,
+                               sizeof(err)), 0);
+    cr_assert_eq(c.uid, 0);
+    cr_assert_eq(svcconf_parse(&c, "x", "exec = x\nuser = 47000\n", err,
+                               sizeof(err)), 0);
+    cr_assert_eq(c.uid, 47000);
+    refused("exec = x\nuser = 1\nuid = 2\n", "give one of them");
+    refused("exec = x\nuser = nobody\n", "expected auto, root or a number");
+}
+
 Test(svcconf, namespaces_none)
 {
     cr_assert_eq(svcconf_parse(&c, "x", "exec = x\nnamespaces = none\n", err,
