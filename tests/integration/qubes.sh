@@ -241,5 +241,24 @@ check "an autostart qube starts with vm-manager" wait_for 15 is_state work Runni
 check "the database file is human-readable" \
     grep -qx "label = blue" "$ROOT/var/lib/bulkhead/qubes/work.conf"
 bh kill work >/dev/null
+wait_for 10 is_state work Halted
+
+# --- an agent that never says hello: start fails, nothing is left --------------
+printf '#!/bin/sh\nexec sleep 1000\n' >"$ROOT/bin/mute-agent"
+chmod 755 "$ROOT/bin/mute-agent"
+printf 'agent = %s\nstart_timeout_ms = 1500\n' "$ROOT/bin/mute-agent" \
+    >"$ROOT/etc/bulkhead/vm-manager.conf"
+bh prefs work autostart false >/dev/null
+bh service restart vm-manager >/dev/null
+wait_for 10 svc_up vm-manager
+err=$(bh start work 2>&1); rc=$?
+check "start fails when the agent is not ready in time (rc $rc): $err" \
+    has "$err" "did not become ready"
+check "  ... and the qube is Halted" wait_for 10 is_state work Halted
+check "  ... its run record is gone" \
+    [ ! -e "$ROOT/run/bulkhead/qubes/work.pid" ]
+check "  ... and its cgroup too" \
+    sh -c "! ls -d /sys/fs/cgroup/*/$CG_GROUP/work 2>/dev/null | grep -q ."
+rm -f "$ROOT/etc/bulkhead/vm-manager.conf"
 
 finish
