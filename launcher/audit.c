@@ -86,8 +86,13 @@ static void print_seccomp(const struct svc *s, const char *bin, struct strv *out
     int p[2];
     pid_t pid;
 
-    if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0)
+    if (pipe2(p, O_CLOEXEC) < 0)
         return;
+    if ((pid = fork()) < 0) {
+        close(p[0]);
+        close(p[1]);
+        return;
+    }
     if (pid == 0) {
         struct sandbox_creds cr = {.uid = s->conf.uid, .gid = s->conf.gid};
         char err[256];
@@ -99,7 +104,11 @@ static void print_seccomp(const struct svc *s, const char *bin, struct strv *out
         close_range(3, ~0u, 0);
         if (sandbox_drop_privs(&cr, err, sizeof(err)) < 0)
             _exit(111);
-        execl(bin, bin, "--print-seccomp", (char *)NULL);
+        /* A binary that ignores --print-seccomp and starts serving must
+         * not reach the real system: give it a root that does not exist. */
+        execle(bin, bin, "--print-seccomp", (char *)NULL,
+               (char *const[]){"BULKHEAD_ROOT=/nonexistent/print-seccomp",
+                               "PATH=/usr/bin:/bin", NULL});
         _exit(111);
     }
     close(p[1]);
