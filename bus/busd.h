@@ -54,6 +54,7 @@ struct busd {
     bool allow_faults;
     struct busd_io io;
     uint64_t bad_frames;
+    uint64_t bad_log_window, bad_log_count, bad_log_suppressed;
 };
 
 /* The request a frame is being handled for, so that an answer can find its

@@ -21,6 +21,7 @@
 #include "lib/log.h"
 
 #define QUEUE_RETRY_MS 10   /* retry delivery this often while queued */
+#define BAD_LOG_BURST 20
 
 int busd_init(struct busd *d, const struct busd_io *io, bool allow_faults,
               uint64_t seed)
@@ -242,7 +243,7 @@ static void handle_request(struct busd *d, const struct busd_origin *o,
     }
     /* A retry (same requester and id) refreshes the entry it already has. */
     p = pending_find(&d->pending, o->peer, m->id);
-    if (!p)
+    if (!p && pending_count_peer(&d->pending, o->peer) < PENDING_MAX_PER_PEER)
         p = pending_add(&d->pending, o->peer, m->id, dst, o->deadline);
     if (!p) {
         log_warnx("pending table full: %s -> %s %s refused", src, m->dst,
@@ -328,6 +329,26 @@ static void handle_event(struct busd *d, int from, bus_msg *m, uint64_t now)
     free(frame);
 }
 
+/* A peer sending garbage must not flood the log: at most BAD_LOG_BURST
+ * lines per second, then one line saying how many were not logged. */
+static void log_bad_frame(struct busd *d, int from, size_t len,
+                          const char *why, uint64_t now)
+{
+    if (now >= d->bad_log_window + 1000) {
+        if (d->bad_log_suppressed)
+            log_warnx("... %llu more bad frames not logged",
+                      (unsigned long long)d->bad_log_suppressed);
+        d->bad_log_window = now;
+        d->bad_log_count = 0;
+        d->bad_log_suppressed = 0;
+    }
+    if (d->bad_log_count++ < BAD_LOG_BURST)
+        log_warnx("dropping bad frame from %s (%zu bytes): %s",
+                  busd_peer_name(d, from), len, why);
+    else
+        d->bad_log_suppressed++;
+}
+
 static uint64_t clamp_deadline(uint64_t untrusted_deadline, uint64_t now)
 {
     if (untrusted_deadline == 0)
@@ -373,8 +394,7 @@ void busd_handle_frame(struct busd *d, int from, const void *hdr,
     if (!why && hdrlen > PENDING_HDR_MAX)
         why = "routing header too long";
     if (why) {
-        log_warnx("dropping bad frame from %s (%zu bytes): %s",
-                  busd_peer_name(d, from), len, why);
+        log_bad_frame(d, from, len, why, now);
         d->bad_frames++;
         bus_free(m);
         return;

@@ -78,3 +78,12 @@ size_t pending_count(const struct pending_table *t)
 {
     return t->count;
 }
+
+size_t pending_count_peer(const struct pending_table *t, int requester)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < t->count; i++)
+        n += t->v[i].requester == requester;
+    return n;
+}

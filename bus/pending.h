@@ -14,6 +14,9 @@
 #include <stdint.h>
 
 #define PENDING_MAX 4096
+/* One peer may hold at most this many: a service flooding requests gets
+ * QUEUE_FULL without starving the others. */
+#define PENDING_MAX_PER_PEER 1024
 #define PENDING_ADMIN (-1)
 #define PENDING_HDR_MAX 128
 
@@ -46,7 +49,8 @@ int pending_take_expired(struct pending_table *t, uint64_t now,
                          struct pending *out);
 /* The earliest deadline, or UINT64_MAX when empty. */
 uint64_t pending_next_deadline(const struct pending_table *t);
-/* Number of live entries. */
+/* Number of live entries (in all / of REQUESTER). */
 size_t pending_count(const struct pending_table *t);
+size_t pending_count_peer(const struct pending_table *t, int requester);
 
 #endif

@@ -159,6 +159,16 @@ check "dropped request ends in DEADLINE" \
 check "injected fault logged" log_has "fault: drop bus-client -> bus-echo ping"
 check "fault clear" quiet bh fault clear
 check "delivery works again after clear" out_is "$(call bus-echo)" "pong bus-echo 1"
+bh fault add bus-client bus-echo ping drop --probability 0.3 >/dev/null
+out=$(call bus-echo --count 40 --timeout 8000 --retry 150)
+check "40 retried calls through a 30% drop: all answered, none lost" \
+    test "$(printf '%s\n' "$out" | grep -c '^pong bus-echo')" = 40
+bh fault clear >/dev/null
+bh fault add bus-echo bus-client pong drop --probability 0.3 >/dev/null
+out=$(call bus-echo --count 40 --timeout 8000 --retry 150)
+check "40 retried calls through 30% dropped replies: all answered" \
+    test "$(printf '%s\n' "$out" | grep -c '^pong bus-echo')" = 40
+bh fault clear >/dev/null
 bh fault add bus-client bus-echo duplicate >/dev/null
 check "duplicated request answered once (reply cache)" \
     out_is "$(call bus-echo)" "pong bus-echo 1"

@@ -459,3 +459,16 @@ Test(busd_faults, rules_validated, .init = setup_faults, .fini = teardown)
     cr_assert_eq(error_code(&sent[1]), BULKHEAD__ERROR__CODE__BAD_REQUEST);
     cr_assert_eq(d.faults.count, 0);
 }
+
+Test(busd, pending_capped_per_requester)
+{
+    for (uint64_t id = 1; id <= PENDING_MAX_PER_PEER; id++)
+        send_ping(A, "bus-b", id, 0, 5000, 1000);
+    clear_sent();
+    send_ping(A, "bus-b", 5000, 0, 5000, 1000);
+    cr_assert_eq(nsent, 1);
+    cr_assert_eq(error_code(&sent[0]), BULKHEAD__ERROR__CODE__QUEUE_FULL);
+    clear_sent();
+    send_ping(BUSD_ADMIN, "bus-b", 5000, 0, 5000, 1000);   /* others fine */
+    cr_assert_eq(sent[0].peer, B);
+}
