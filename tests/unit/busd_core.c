@@ -462,9 +462,10 @@ Test(busd_faults, rules_validated, .init = setup_faults, .fini = teardown)
 
 Test(busd, pending_capped_per_requester)
 {
-    for (uint64_t id = 1; id <= PENDING_MAX_PER_PEER; id++)
+    for (uint64_t id = 1; id <= PENDING_MAX_PER_PEER; id++) {
         send_ping(A, "bus-b", id, 0, 5000, 1000);
-    clear_sent();
+        clear_sent();
+    }
     send_ping(A, "bus-b", 5000, 0, 5000, 1000);
     cr_assert_eq(nsent, 1);
     cr_assert_eq(error_code(&sent[0]), BULKHEAD__ERROR__CODE__QUEUE_FULL);
