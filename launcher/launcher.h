@@ -44,10 +44,22 @@ void launcher_event(struct svc *s, enum svc_event ev);
 void launcher_send(struct launcher *l, bus_msg *m);
 void launcher_publish_state(struct launcher *l, const struct svc *s,
                             const char *detail);
+uint64_t launcher_realtime_ms(void);
+/* Asks busd (through the agent) to deliver NAME's messages on SLOT. */
+void launcher_send_switch(struct launcher *l, const char *name, int slot,
+                          uint64_t id);
+
+/* swap.c */
 /* Starts swapping S to EXEC for the admin request TAG (answered later). */
 int launcher_swap_begin(struct launcher *l, struct svc *s, const char *exec,
                         uint64_t tag, char *err, size_t errlen);
 uint64_t launcher_now(void);
+/* The new instance of S is ready: ask busd to switch. */
+void swap_ready(struct launcher *l, struct svc *s);
+/* Aborts the swap of S (kills the new instance, answers the admin). */
+void swap_fail(struct launcher *l, struct svc *s, const char *why);
+/* A reply from the bus to one of the launcher's own requests. */
+void swap_on_reply(struct launcher *l, bus_msg *m);
 
 /* admin.c: handles an envelope that came from the agent. */
 void admin_dispatch(struct launcher *l, bus_msg *m);

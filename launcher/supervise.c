@@ -37,7 +37,7 @@ uint64_t launcher_now(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static uint64_t realtime_ms(void)
+uint64_t launcher_realtime_ms(void)
 {
     struct timespec ts;
 
@@ -74,8 +74,8 @@ void launcher_publish_state(struct launcher *l, const struct svc *s,
     launcher_send(l, &m);
 }
 
-static void send_switch(struct launcher *l, const char *name, int slot,
-                        uint64_t id)
+void launcher_send_switch(struct launcher *l, const char *name, int slot,
+                          uint64_t id)
 {
     bus_msg m = BULKHEAD__ENVELOPE__INIT;
     Bulkhead__BusSwitch sw = BULKHEAD__BUS_SWITCH__INIT;
@@ -119,7 +119,7 @@ static void op_signal(struct svc *s, int sig)
 static void op_report(struct svc *s, const char *detail)
 {
     if (s->state == ST_UP)
-        s->up_since_ms = realtime_ms();
+        s->up_since_ms = launcher_realtime_ms();
     if (s->state == ST_FAILED)
         log_warnx("%s: FAILED (%d deaths within %d s, last: %s); not "
                   "restarting until `bulkhead service restart %s`",
@@ -133,7 +133,7 @@ static void op_report(struct svc *s, const char *detail)
     if (s->state == ST_UP && !strcmp(s->conf.name, "busd"))
         for (int i = 0; i < g_l->nsvc; i++)
             if (g_l->svcs[i].slot == 1)
-                send_switch(g_l, g_l->svcs[i].conf.name, 1, ++g_l->next_id);
+                launcher_send_switch(g_l, g_l->svcs[i].conf.name, 1, ++g_l->next_id);
 }
 
 static const struct svc_ops ops = {
@@ -174,9 +174,6 @@ static int read_notify(int *fd, char *why, size_t whylen)
     return -1;
 }
 
-static void swap_fail(struct launcher *l, struct svc *s, const char *why);
-static void swap_ready(struct launcher *l, struct svc *s);
-
 static void check_notify(struct launcher *l, struct svc *s)
 {
     char why[256] = "";
@@ -190,113 +187,6 @@ static void check_notify(struct launcher *l, struct svc *s)
             swap_ready(l, s);
         else if (why[0])
             swap_fail(l, s, why);
-    }
-}
-
-/* ---- swap ----------------------------------------------------------------- */
-
-int launcher_swap_begin(struct launcher *l, struct svc *s, const char *exec,
-                        uint64_t tag, char *err, size_t errlen)
-{
-    char line[1024], *rest = strpbrk(s->conf.exec, " \t");
-    pid_t pid;
-    int fd;
-
-    if (!strcmp(s->conf.name, "busd"))
-        return ERR("busd cannot be swapped (it is the switch); restart it");
-    if (s->state != ST_UP)
-        return ERR("%s is %s, not up", s->conf.name, fsm_state_name(s->state));
-    if (s->swap.pid)
-        return ERR("a swap of %s is already running", s->conf.name);
-    /* The new binary keeps the configured arguments. */
-    if ((size_t)snprintf(line, sizeof(line), "%s%s", exec, rest ? rest : "") >=
-        sizeof(line))
-        return ERR("exec line too long");
-    pid = spawn_service(&l->ctx, &s->conf, line, 1 - s->slot, &fd, err, errlen);
-    if (pid < 0)
-        return -1;
-    s->swap = (struct svc_swap){.pid = pid, .notify_fd = fd,
-                                .slot = 1 - s->slot, .admin_tag = tag,
-                                .deadline_ms = launcher_now() +
-                                               (uint64_t)s->conf.ready_timeout_ms};
-    snprintf(s->swap.exec, sizeof(s->swap.exec), "%s", line);
-    log_info("%s: swap: started pid %d on slot %d: %s", s->conf.name, (int)pid,
-             s->swap.slot, line);
-    return 0;
-}
-
-static void retire(struct launcher *l, pid_t pid, int sig, int timeout_ms)
-{
-    kill(pid, sig);
-    for (int i = 0; i < RETIRING_MAX; i++)
-        if (!l->retiring[i]) {
-            l->retiring[i] = pid;
-            l->retire_deadline[i] = launcher_now() + (uint64_t)timeout_ms;
-            return;
-        }
-    kill(pid, SIGKILL); /* no room to watch it: do not leave it behind */
-}
-
-static void swap_fail(struct launcher *l, struct svc *s, const char *why)
-{
-    log_warnx("%s: swap aborted: %s; pid %d keeps serving", s->conf.name, why,
-              (int)s->pid);
-    if (s->swap.notify_fd >= 0)
-        close(s->swap.notify_fd);
-    if (s->swap.pid > 0)
-        retire(l, s->swap.pid, SIGKILL, 1000);
-    admin_answer_error(l, s->swap.admin_tag, BULKHEAD__ERROR__CODE__FAILED,
-                       "swap of %s aborted: %s; the old instance keeps serving",
-                       s->conf.name, why);
-    memset(&s->swap, 0, sizeof(s->swap));
-}
-
-static void swap_ready(struct launcher *l, struct svc *s)
-{
-    s->swap.switch_tag = ++l->next_id;
-    s->swap.deadline_ms = launcher_now() + 5000;
-    log_info("%s: swap: pid %d ready; switching busd to slot %d",
-             s->conf.name, (int)s->swap.pid, s->swap.slot);
-    send_switch(l, s->conf.name, s->swap.slot, s->swap.switch_tag);
-}
-
-static void swap_commit(struct launcher *l, struct svc *s)
-{
-    char msg[256];
-    char line[1024];
-
-    /* The old instance finishes its in-flight requests on SIGTERM. */
-    retire(l, s->pid, SIGTERM, s->conf.stop_timeout_ms);
-    s->pid = s->swap.pid;
-    s->slot = s->swap.slot;
-    snprintf(line, sizeof(line), "%s", s->swap.exec);
-    snprintf(s->conf.exec, sizeof(s->conf.exec), "%s", line);
-    line[strcspn(line, " \t")] = '\0';
-    snprintf(s->conf.prog, sizeof(s->conf.prog), "%s", line);
-    s->up_since_ms = realtime_ms();
-    snprintf(msg, sizeof(msg), "%s swapped to pid %d (%s, slot %d)",
-             s->conf.name, (int)s->pid, line, s->slot);
-    log_info("%s", msg);
-    admin_answer_ok(l, s->swap.admin_tag, msg);
-    launcher_publish_state(l, s, "swapped");
-    memset(&s->swap, 0, sizeof(s->swap));
-}
-
-/* A reply from the bus to one of our own requests. */
-static void on_reply(struct launcher *l, bus_msg *m)
-{
-    for (int i = 0; i < l->nsvc; i++) {
-        struct svc *s = &l->svcs[i];
-        if (!s->swap.pid || s->swap.switch_tag != m->reply_to)
-            continue;
-        if (m->body_case == BULKHEAD__ENVELOPE__BODY_OK)
-            swap_commit(l, s);
-        else
-            swap_fail(l, s, m->body_case == BULKHEAD__ENVELOPE__BODY_ERROR &&
-                                    m->error->message
-                                ? m->error->message
-                                : "busd refused the switch");
-        return;
     }
 }
 
@@ -550,7 +440,7 @@ static void on_agent(struct launcher *l)
     if (rc == 2)
         return;
     if (m->reply_to)
-        on_reply(l, m);
+        swap_on_reply(l, m);
     else
         admin_dispatch(l, m);
     bulkhead__envelope__free_unpacked(m, NULL);
