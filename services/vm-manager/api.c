@@ -337,6 +337,10 @@ static bool handle_feature(struct vm *vm, const bus_msg *m)
 
 bool vm_dispatch(struct vm *vm, bus_msg *m)
 {
+    if (m->reply_to) {
+        vm_peer_reply(vm, m);
+        return false;
+    }
     switch (m->body_case) {
     case BULKHEAD__ENVELOPE__BODY_PING: {
         bus_msg r = BULKHEAD__ENVELOPE__INIT;

@@ -268,20 +268,54 @@ static void detach_agent(struct vm *vm, struct qube *q)
         log_warnx("%s: detach: %s", q->name, err);
 }
 
+/* QubeAttach goes out first and is answered while the volumes are being
+ * prepared: its reply is matched in vm_peer_reply(). */
 static int attach_agent(struct vm *vm, struct qube *q, char *err,
                         size_t errlen)
 {
     Bulkhead__QubeAttach a = BULKHEAD__QUBE_ATTACH__INIT;
     bus_msg m = BULKHEAD__ENVELOPE__INIT;
 
-    if (!vm->wait_agent)
+    q->rt->attach_id = 0;
+    if (!vm->wait_agent || !vm->bus)
         return 0;
     a.qube = q->name;
     a.qid = q->qid;
     a.klass = (char *)qube_class_name(q->klass);
     m.body_case = BULKHEAD__ENVELOPE__BODY_QUBE_ATTACH;
     m.qube_attach = &a;
-    return call_noreply(vm, "rpc-router", &m, err, errlen);
+    if (!(q->rt->attach_id = bus_send(vm->bus, "rpc-router", &m,
+                                      PEER_TIMEOUT_MS))) {
+        snprintf(err, errlen, "rpc-router: cannot send QubeAttach");
+        return -1;
+    }
+    return 0;
+}
+
+void vm_peer_reply(struct vm *vm, const bus_msg *m)
+{
+    char err[256];
+
+    for (size_t i = 0; i < vm->db.count; i++) {
+        struct qube *q = vm->db.qubes[i];
+        struct qube_rt *rt = q->rt;
+        if (!rt || !rt->attach_id || rt->attach_id != m->reply_to)
+            continue;
+        rt->attach_id = 0;
+        if (m->body_case != BULKHEAD__ENVELOPE__BODY_ERROR)
+            return;
+        log_warnx("%s: rpc-router refused the attach: %s", q->name,
+                  m->error->message);
+        if (q->state != QS_TRANSIENT || !rt->br)
+            return;
+        snprintf(rt->fail, sizeof(rt->fail), "rpc-router: %s",
+                 m->error->message);
+        if (rt->ops->kill(rt->br, err, sizeof(err)) < 0)
+            log_warnx("%s: %s", q->name, err);
+        vm_step(vm, q, QI_KILL);
+        rt->deadline_ms = bus_now_ms() + KILL_GRACE_MS;
+        return;
+    }
 }
 
 /* Storage-manager's paths are trusted (a dom0 service), but still checked
@@ -392,16 +426,17 @@ int vm_start(struct vm *vm, struct qube *q, bus_msg *req, int *code,
     rt->fail[0] = '\0';
     rt->t_start = bus_now_us();
     vm_step(vm, q, QI_START);
-    if (prepare_volumes(vm, q, &prep, why, sizeof(why)) < 0)
+    if (attach_agent(vm, q, why, sizeof(why)) < 0)
         return start_failed(vm, q, code, why, err, errlen);
-    rt->t_prepared = bus_now_us();
-    if (attach_agent(vm, q, why, sizeof(why)) < 0) {
-        bus_free(prep);
-        release_volumes(vm, q, false);
+    rt->t_attached = bus_now_us();
+    if (prepare_volumes(vm, q, &prep, why, sizeof(why)) < 0) {
+        rt->attach_id = 0;
+        detach_agent(vm, q);
         return start_failed(vm, q, code, why, err, errlen);
     }
-    rt->t_attached = bus_now_us();
+    rt->t_prepared = bus_now_us();
     if (spawn(vm, q, prep, why, sizeof(why)) < 0) {
+        rt->attach_id = 0;
         bus_free(prep);
         detach_agent(vm, q);
         release_volumes(vm, q, false);
@@ -434,11 +469,10 @@ void vm_agent_ready(struct vm *vm, const char *name, unsigned qid)
     if (q->state == QS_TRANSIENT) {
         struct qube_rt *rt = q->rt;
         uint64_t t = bus_now_us();
-        log_info("%s: ready in %.1f ms (volumes %.1f, attach %.1f, spawn "
-                 "%.1f, agent %.1f)", q->name, (t - rt->t_start) / 1e3,
-                 (rt->t_prepared - rt->t_start) / 1e3,
-                 (rt->t_attached - rt->t_prepared) / 1e3,
-                 (rt->t_spawned - rt->t_attached) / 1e3,
+        log_info("%s: ready in %.1f ms (volumes %.1f, spawn %.1f, agent "
+                 "%.1f)", q->name, (t - rt->t_start) / 1e3,
+                 (rt->t_prepared - rt->t_attached) / 1e3,
+                 (rt->t_spawned - rt->t_prepared) / 1e3,
                  (t - rt->t_spawned) / 1e3);
     }
     vm_step(vm, q, QI_READY);

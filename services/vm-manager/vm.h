@@ -30,6 +30,7 @@ struct qube_rt {
     char fail[512];         /* why a start failed, for the waiters */
     /* phases of the last start (us, monotonic), logged at ready */
     uint64_t t_start, t_prepared, t_attached, t_spawned;
+    uint64_t attach_id;     /* QubeAttach in flight (bus request id) */
 };
 
 struct vm {
@@ -62,7 +63,9 @@ int vm_kill(struct vm *vm, struct qube *q, bus_msg *req, int *code,
 int vm_pause(struct vm *vm, struct qube *q, bool pause, int *code,
              char *err, size_t errlen);
 
-/* Events from elsewhere. */
+/* Events from elsewhere.  vm_peer_reply: a reply to an asynchronous
+ * request (QubeAttach). */
+void vm_peer_reply(struct vm *vm, const bus_msg *m);
 void vm_agent_ready(struct vm *vm, const char *qube, unsigned qid);
 void vm_exited(struct vm *vm, struct qube *q);
 /* Deadlines passed by NOW; returns the next deadline (0 = none). */
