@@ -36,8 +36,6 @@ void gchan_close(struct gchan *c)
 
 int gchan_read(struct gchan *c, void *buf, size_t len)
 {
-    if (c->broken)
-        return -1;
     return c->ops->read(c, buf, len);
 }
 
@@ -56,12 +54,9 @@ int gchan_queue(struct gchan *c, const void *buf, size_t len)
 int gchan_flush(struct gchan *c)
 {
     while (c->out_len > 0) {
-        int n;
-        if (c->broken)
-            return -1;
-        n = c->ops->write(c, c->out, c->out_len);
+        int n = c->ops->write(c, c->out, c->out_len);
         if (n < 0) {
-            c->broken = true;
+            c->out_len = 0;
             return -1;
         }
         if (n == 0)
@@ -74,7 +69,7 @@ int gchan_flush(struct gchan *c)
 
 enum gchan_state gchan_state(struct gchan *c)
 {
-    return c->broken ? GCHAN_CLOSED : c->ops->state(c);
+    return c->ops->state(c);
 }
 int gchan_fd(struct gchan *c) { return c->ops->fd(c); }
 short gchan_events(struct gchan *c, bool want_read)
@@ -84,7 +79,7 @@ short gchan_events(struct gchan *c, bool want_read)
 void gchan_ack(struct gchan *c, short revents) { c->ops->ack(c, revents); }
 bool gchan_busy(struct gchan *c, bool want_read)
 {
-    return c->broken || c->ops->busy(c, want_read);
+    return c->ops->busy(c, want_read);
 }
 
 /* ---- socket transport ------------------------------------------------- */

@@ -41,7 +41,8 @@ int gchan_queue(struct gchan *c, const void *buf, size_t len);
 size_t gchan_out_room(const struct gchan *c);
 size_t gchan_out_pending(const struct gchan *c);
 /* Writes as much of the queue as the peer takes: 0, or -1 when the peer
- * is gone. */
+ * is gone (the queue is then dropped; what the peer wrote before leaving
+ * can still be read). */
 int gchan_flush(struct gchan *c);
 
 enum gchan_state gchan_state(struct gchan *c);
@@ -72,7 +73,6 @@ struct gchan {
     const struct gchan_ops *ops;
     int fd;
     struct vchan *v;
-    bool broken;
     uint8_t *out;          /* queue: out[0..out_len) */
     size_t out_len, out_cap;
 };

@@ -173,10 +173,10 @@ int exec_client_run(struct gchan *c, const struct exec_client_io *io,
     if (cl.in_fd < 0)
         queue_stdin(&cl, NULL, 0);
     while (!cl.error && !cl.done) {
-        if (gchan_flush(c) < 0) {
-            cl.error = "the agent closed the channel";
-            break;
-        }
+        /* A failed write is not the end: the agent may have finished and
+         * closed, its last frames (EXIT_CODE) still waiting to be read. */
+        if (gchan_flush(c) < 0)
+            cl.in_fd = -1;
         read_channel(&cl);
         if (cl.error || cl.done)
             break;

@@ -120,7 +120,10 @@ static void command_child(const struct exec_spec *s, int in, int out, int err)
     if (chdir(s->user->home) < 0 && chdir("/") < 0)
         _exit(126);
     build_env(s, env, envbuf, sizeof(envbuf));
-    execvpe(s->argv[0], s->argv, env);
+    /* execvp searches the PATH of environ, not of the env it is given:
+     * the command's own environment must be the one searched. */
+    environ = env;
+    execvp(s->argv[0], s->argv);
     e = errno;
     dprintf(2, "bulkhead-agent: %s: %s\n", s->argv[0], strerror(e));
     _exit(e == ENOENT ? 127 : 126);
@@ -302,15 +305,20 @@ static void maybe_finish(struct session *s)
 static int poll_timeout(struct session *s, uint64_t deadline)
 {
     uint64_t now;
+    int t = -1;
 
     if (gchan_busy(s->c, s->stdin_len == 0))
         return 0;
     if (s->pid > 0 && !s->exited && s->pidfd < 0)
-        return 50; /* no pidfd (old kernel): poll waitpid */
-    if (s->pid > 0 || !deadline)
-        return -1;
-    now = now_ms();
-    return deadline > now ? (int)(deadline - now) : 0;
+        t = 50; /* no pidfd (old kernel): poll waitpid */
+    if (!s->hello_in && deadline) {
+        now = now_ms();
+        if (deadline <= now)
+            return 0;
+        if (t < 0 || deadline - now < (uint64_t)t)
+            t = (int)(deadline - now);
+    }
+    return t;
 }
 
 static void wait_events(struct session *s, uint64_t deadline)
@@ -334,7 +342,7 @@ static void wait_events(struct session *s, uint64_t deadline)
         gchan_ack(s->c, p[0].revents);
 }
 
-static bool step(struct session *s, const struct exec_spec *spec)
+static bool step(struct session *s)
 {
     if (gchan_flush(s->c) < 0 || gchan_state(s->c) == GCHAN_CLOSED) {
         if (!s->exit_queued || gchan_out_pending(s->c))
@@ -344,10 +352,6 @@ static bool step(struct session *s, const struct exec_spec *spec)
     read_channel(s);
     if (s->error)
         return false;
-    if (s->hello_in && s->pid == 0 && spawn(s, spec) < 0) {
-        s->error = "fork failed";
-        return false;
-    }
     if (s->pid > 0) {
         feed_stdin(s);
         read_output(s, &s->out_fd, GUEST_MSG_STDOUT);
@@ -391,8 +395,14 @@ int exec_session_run(struct gchan *c, const struct exec_spec *spec)
     gchan_queue(c, hello, guest_encode_hello(hello));
     if (spec->connect_timeout_ms > 0)
         deadline = now_ms() + (uint64_t)spec->connect_timeout_ms;
-    while (step(s, spec)) {
-        if (s->pid == 0 && deadline && now_ms() >= deadline) {
+    /* The command starts at once, while the client is still being told
+     * where to connect: its start-up overlaps that round trip.  Its
+     * output waits in the (bounded) queue; a client that never comes
+     * costs the command a SIGHUP. */
+    if (spawn(s, spec) < 0)
+        s->error = "fork failed";
+    while (!s->error && step(s)) {
+        if (!s->hello_in && deadline && now_ms() >= deadline) {
             s->error = "exec client did not connect";
             break;
         }
