@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "services/storage-manager/layer.h"
@@ -96,6 +97,12 @@ Test(storage, merge_keep0) { check_history(0); }
 Test(storage, merge_keep1) { check_history(1); }
 Test(storage, merge_keep2) { check_history(2); }
 Test(storage, merge_keep3_no_merge) { check_history(3); }
+/* vm-manager mounts with `userxattr` (user.overlay.* markers). */
+Test(storage, merge_keep1_userxattr)
+{
+    ovl_extra = ",userxattr";
+    check_history(1);
+}
 
 Test(storage, revert_to_named_revision_and_refusals)
 {
@@ -391,7 +398,7 @@ Test(storage, manifest_roundtrip_and_rejects)
 
 /* The merge tests above are only meaningful if overlayfs really left
  * whiteouts and opaque directories in the committed layers. */
-Test(storage, sessions_leave_whiteouts_and_opaque_dirs)
+static void check_markers(const char *xattr)
 {
     struct dov_volinfo *vi = calloc(1, sizeof(*vi));
     struct dov_err e;
@@ -414,7 +421,19 @@ Test(storage, sessions_leave_whiteouts_and_opaque_dirs)
     dfd = openat(fd, "d", O_RDONLY | O_DIRECTORY);
     cr_assert(dfd >= 0);
     cr_assert_eq(layer_opaque_kind(dfd), 'y');
+    cr_assert_eq(fgetxattr(dfd, xattr, NULL, 0), 1, "%s", xattr);
     close(dfd);
     close(fd);
     free(vi);
+}
+
+Test(storage, sessions_leave_whiteouts_and_opaque_dirs)
+{
+    check_markers("trusted.overlay.opaque");
+}
+
+Test(storage, sessions_leave_markers_userxattr)
+{
+    ovl_extra = ",userxattr";
+    check_markers("user.overlay.opaque");
 }

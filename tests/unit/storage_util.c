@@ -19,6 +19,7 @@
 
 struct dov_pool pool;
 char tdir[64];
+const char *ovl_extra = "";
 
 void st_setup(void)
 {
@@ -73,9 +74,11 @@ static void do_mount(const char *lowers, const char *upper, const char *work,
     mkdir(dir, 0755);
     if (upper)
         snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s,"
-                 OVL_OPTS, lowers, upper, work);
+                 "%s", lowers, upper, work, ovl_extra[0] ? ovl_extra + 1
+                                                         : OVL_OPTS);
     else
-        snprintf(opts, sizeof(opts), "lowerdir=%s," OVL_OPTS, lowers);
+        snprintf(opts, sizeof(opts), "lowerdir=%s,%s", lowers,
+                 ovl_extra[0] ? ovl_extra + 1 : OVL_OPTS);
     cr_assert_eq(mount("overlay", dir, "overlay", upper ? 0 : MS_RDONLY,
                        opts), 0, "mount %s: %s", opts, strerror(errno));
 }

@@ -9,6 +9,8 @@
 
 extern struct dov_pool pool;
 extern char tdir[];
+/* Extra overlayfs options for every mount (",userxattr" in some tests). */
+extern const char *ovl_extra;
 
 void st_setup(void);
 void st_teardown(void);
