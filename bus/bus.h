@@ -60,7 +60,9 @@ void bus_free(bus_msg *m);
  * queueing unrelated incoming messages for bus_recv().  The caller fills
  * the body of REQ (body_case and the member); libbus sets id, dst and
  * deadline.  Returns 0 with *reply set (the reply may be an Error body:
- * check body_case), -1 with errno ETIMEDOUT when the deadline passed. */
+ * check body_case; busd answers Error{DEADLINE} when the deadline passes
+ * and libbus waits 100 ms past it for that verdict), -1 with errno
+ * ETIMEDOUT when nothing came. */
 int bus_call(struct bus *b, const char *dst, bus_msg *req, bus_msg **reply,
              int timeout_ms);
 /* Like bus_call, but retries (same id) every RETRY_MS until TIMEOUT_MS. */
@@ -71,7 +73,11 @@ int bus_call_retry(struct bus *b, const char *dst, bus_msg *req,
  * bus_recv() (reply_to == returned id).  Returns the id, 0 on error. */
 uint64_t bus_send(struct bus *b, const char *dst, bus_msg *req,
                   int timeout_ms);
-/* Answers REQUEST with REPLY (reply_to, dst and deadline are filled). */
+/* Answers REQUEST with REPLY (reply_to, dst and deadline are filled).
+ * libbus remembers the encoded reply (bus/replycache.h, last 256 requests):
+ * a retry of the same request (same src and id) is answered again from
+ * that cache and never reaches the service; a retry that arrives while the
+ * first copy is still being handled is dropped. */
 int bus_reply(struct bus *b, const bus_msg *request, bus_msg *reply);
 /* Convenience: answers REQUEST with an Error body. */
 int bus_reply_error(struct bus *b, const bus_msg *request, int code,
