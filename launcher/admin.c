@@ -74,24 +74,28 @@ static void handle_list(struct launcher *l, uint64_t tag)
     Bulkhead__ServiceInfo info[SVC_MAX], *ptrs[SVC_MAX];
     Bulkhead__ServiceListReply r = BULKHEAD__SERVICE_LIST_REPLY__INIT;
     bus_msg m = BULKHEAD__ENVELOPE__INIT;
+    size_t n = 0;
 
     for (int i = 0; i < l->nsvc; i++) {
         struct svc *s = &l->svcs[l->order[i]];
+        if (s->removed && s->state == ST_DOWN)
+            continue; /* forgotten */
         /* The kernel logs a seccomp kill asynchronously: look again. */
         if (!strcmp(s->last_exit, "seccomp: killed by SIGSYS"))
             kmsg_seccomp_cause(s->last_pid, s->last_exit, sizeof(s->last_exit));
-        bulkhead__service_info__init(&info[i]);
-        info[i].name = s->conf.name;
-        info[i].state = (char *)fsm_state_name(s->state);
-        info[i].pid = s->pid;
-        info[i].restarts = s->restarts;
-        info[i].uid = (uint32_t)s->conf.uid;
-        info[i].exec = s->conf.exec;
-        info[i].up_since_ms = s->state == ST_UP ? s->up_since_ms : 0;
-        info[i].last_exit = s->last_exit;
-        ptrs[i] = &info[i];
+        bulkhead__service_info__init(&info[n]);
+        info[n].name = s->conf.name;
+        info[n].state = (char *)fsm_state_name(s->state);
+        info[n].pid = s->pid;
+        info[n].restarts = s->restarts;
+        info[n].uid = (uint32_t)s->conf.uid;
+        info[n].exec = s->conf.exec;
+        info[n].up_since_ms = s->state == ST_UP ? s->up_since_ms : 0;
+        info[n].last_exit = s->last_exit;
+        ptrs[n] = &info[n];
+        n++;
     }
-    r.n_services = (size_t)l->nsvc;
+    r.n_services = n;
     r.services = ptrs;
     m.body_case = BULKHEAD__ENVELOPE__BODY_SERVICE_LIST_REPLY;
     m.service_list_reply = &r;
@@ -205,7 +209,7 @@ static void handle_audit(struct launcher *l, uint64_t tag,
     }
     for (int i = 0; i < l->nsvc && (all || only); i++) {
         struct svc *s = &l->svcs[l->order[i]];
-        if (only && s != only)
+        if ((only && s != only) || s->removed)
             continue;
         audit_service(l, s, &au[n]);
         ptrs[n] = &au[n];

@@ -60,6 +60,9 @@ struct svc {
     int slot;                  /* active bus slot (0/1) */
     struct svc_swap swap;
     pid_t last_pid;            /* pid of the last death (seccomp cause) */
+    struct svc_conf file_conf; /* as read from services.d (conf may differ
+                                  after a swap) */
+    bool removed;              /* gone from services.d: stopping/forgotten */
     bool launched;             /* the loop started it once (boot order) */
 };
 

@@ -33,6 +33,17 @@ struct launcher {
     uint64_t retire_deadline[RETIRING_MAX];
 };
 
+/* reload.c */
+/* Reads services.d and assigns uids (the agent's too).  CONFS has room
+ * for SVC_MAX + 1. */
+int launcher_load_confs(uid_t uid_base, struct svc_conf *confs, int *count,
+                        uid_t *agent_uid, char *err, size_t errlen);
+/* Boot: takes CONFS as the supervised set, computes the start order. */
+int launcher_adopt_confs(struct launcher *l, const struct svc_conf *confs,
+                         int n, char *err, size_t errlen);
+/* SIGHUP: applies the difference to the running set. */
+void launcher_reload(struct launcher *l);
+
 /* supervise.c */
 int launcher_init(struct launcher *l, char *err, size_t errlen);
 int launcher_run(struct launcher *l);

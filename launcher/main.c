@@ -91,47 +91,17 @@ static int own_dir(char *out, size_t len)
     return 0;
 }
 
-/* Loads services.d and gives out uids; "launcher" (our own bus client) is
- * reserved and takes part in the uid assignment. */
+/* Loads services.d, gives out uids, computes the start order. */
 static int load_services(struct launcher *l, const struct options *o,
                          char *err, size_t errlen)
 {
     static struct svc_conf confs[SVC_MAX + 1];
-    char dir[PATH_MAX];
     int n;
 
-    if (paths_join(dir, sizeof(dir), BH_ETC "/services.d") < 0 ||
-        svcconf_load_dir(dir, confs, &n, err, errlen) < 0)
+    if (launcher_load_confs((uid_t)o->uid_base, confs, &n, &l->agent_uid, err,
+                            errlen) < 0)
         return -1;
-    for (int i = 0; i < n; i++)
-        if (!strcmp(confs[i].name, "launcher") || !strcmp(confs[i].name, "admin")) {
-            snprintf(err, errlen, "services.d/%.31s.conf: reserved name",
-                     confs[i].name);
-            return -1;
-        }
-    memset(&confs[n], 0, sizeof(confs[n]));
-    snprintf(confs[n].name, sizeof(confs[n].name), "launcher");
-    confs[n].uid = SVC_UID_AUTO;
-    confs[n].gid = (gid_t)-1;
-    if (svcconf_assign_uids(confs, n + 1, (uid_t)o->uid_base, err, errlen) < 0)
-        return -1;
-    l->agent_uid = confs[n].uid;
-    if (svcconf_order(confs, n, l->order, err, errlen) < 0)
-        return -1;
-    for (int i = 0; i < n; i++) {
-        const char *missing = svcconf_missing_dep(confs, n, &confs[i]);
-        l->svcs[i].conf = confs[i];
-        if (missing) { /* boot the rest; report this one */
-            l->svcs[i].state = ST_FAILED;
-            l->svcs[i].launched = true;
-            snprintf(l->svcs[i].last_exit, sizeof(l->svcs[i].last_exit),
-                     "config: unknown dependency '%s'", missing);
-            log_warnx("%s: not started: depends on '%s', which has no "
-                      "services.d entry", confs[i].name, missing);
-        }
-    }
-    l->nsvc = n;
-    return 0;
+    return launcher_adopt_confs(l, confs, n, err, errlen);
 }
 
 static void print_plan(const struct launcher *l)

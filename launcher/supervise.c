@@ -48,7 +48,7 @@ uint64_t launcher_realtime_ms(void)
 struct svc *launcher_find(struct launcher *l, const char *name)
 {
     for (int i = 0; i < l->nsvc; i++)
-        if (!strcmp(l->svcs[i].conf.name, name))
+        if (!l->svcs[i].removed && !strcmp(l->svcs[i].conf.name, name))
             return &l->svcs[i];
     return NULL;
 }
@@ -360,11 +360,14 @@ static void sd_notify_ready(void)
  * one broken service does not hold the whole boot hostage. */
 static void start_ready(struct launcher *l)
 {
-    int up = 0, settled = 0;
+    int up = 0, settled = 0, total = 0;
 
     for (int i = 0; i < l->nsvc; i++) {
         struct svc *s = &l->svcs[l->order[i]];
-        if (!s->launched && deps_up(l, s)) {
+        if (s->removed)
+            continue;
+        total++;
+        if (!s->launched && s->state == ST_DOWN && deps_up(l, s)) {
             s->launched = true;
             fsm_event(s, EV_START, &ops);
         }
@@ -373,12 +376,12 @@ static void start_ready(struct launcher *l)
                                     s->state == ST_DOWN)) ||
                    (!s->launched && blocked(l, s, 0));
     }
-    if (settled == l->nsvc && !all_up_once) {
+    if (settled == total && !all_up_once) {
         all_up_once = true;
-        if (up == l->nsvc)
-            log_info("all %d services are up", l->nsvc);
+        if (up == total)
+            log_info("all %d services are up", total);
         else
-            log_warnx("boot settled: %d of %d services up", up, l->nsvc);
+            log_warnx("boot settled: %d of %d services up", up, total);
         sd_notify_ready();
     }
 }
@@ -419,6 +422,8 @@ static void on_signal(struct launcher *l)
     while (read(l->sigfd, &si, sizeof(si)) == sizeof(si)) {
         if (si.ssi_signo == SIGCHLD)
             reap(l);
+        else if (si.ssi_signo == SIGHUP && !l->shutting_down)
+            launcher_reload(l);
         else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
             if (!l->shutting_down)
                 log_info("signal %d: stopping every service", si.ssi_signo);

@@ -230,6 +230,31 @@ check "service list --format json is valid JSON" sh -c \
 
 check_fails "fault injection is refused without --allow-faults" bh fault list
 
+# --- SIGHUP: apply services.d changes without restarting the rest ----------
+a_pid=$(field echo-a 3)
+b_pid=$(field echo-b 3)
+echo "restart = always" >"$SVCD/broken.conf"
+kill -HUP "$LAUNCHER_PID"
+check "a broken services.d is refused on reload" wait_for 5 \
+    grep -q 'reload refused, the running configuration stays' "$LOG"
+check "and nothing was restarted" [ "$(field echo-a 3)" = "$a_pid" ]
+rm -f "$SVCD/broken.conf"
+cat >"$SVCD/echo-c.conf" <<EOF
+exec = $ECHO
+EOF
+echo "tester    echo-c    echo_request" >>"$ROOT/etc/bulkhead/bus.routes"
+echo "notes = changed" >>"$SVCD/echo-b.conf"
+rm -f "$SVCD/crashy.conf"
+kill -HUP "$LAUNCHER_PID"
+check "a new service starts on reload" wait_for 10 state_is echo-c up
+check "and serves" wait_for 5 sh -c \
+    "'$ECHO' call tester echo-c --retry 300 --timeout 3000 | grep -q '^reply 1 echo-c'"
+check "a changed service is restarted" wait_for 10 sh -c \
+    "p=\$('$BH_BIN/bulkhead' --root '$ROOT' service list | awk '\$1==\"echo-b\" && \$2==\"up\" {print \$3}'); [ -n \"\$p\" ] && [ \"\$p\" != $b_pid ]"
+check "an unchanged one is not (and stays swapped)" [ "$(field echo-a 3)" = "$a_pid" ]
+check "a removed service is forgotten" wait_for 5 sh -c \
+    "! '$BH_BIN/bulkhead' --root '$ROOT' service list | grep -q '^crashy'"
+
 # --- clean shutdown --------------------------------------------------------------------
 pids=$(bh service list | awk 'NR>1 && $3 != 0 {print $3}')
 kill -TERM "$LAUNCHER_PID"
