@@ -76,8 +76,20 @@ s.connect(sys.argv[1])
 s.sendall(os.urandom(4096))
 s.close()
 PY
+for sock in "$RUNBUS/admin/sock" "$RUNBUS/admin/events"; do
+    python3 - "$sock" <<'PY'
+import os, socket, sys
+for _ in range(3):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    s.sendall(b"\x00SP\x00\x00\x30\x00\x00" + os.urandom(2048))
+    s.close()
+PY
+done
 check "random frames were logged and dropped" log_has "dropping bad frame"
-check "busd survives random bytes" kill -0 "$BUSD_PID"
+check "busd survives random bytes (slots and admin sockets)" kill -0 "$BUSD_PID"
+check "admin socket still answers after random bytes" \
+    out_is "$("$PEER" admin-call bus-echo 2>>"$ROOT/peer.log")" "pong bus-echo 0"
 check "still routing after random bytes" \
     out_is "$(call bus-echo)" "pong bus-echo 1"
 
