@@ -227,8 +227,10 @@ static enum fc_pack_status send_file(struct packer *p, int dirfd,
                                      const char *path, int follow,
                                      const struct stat *st)
 {
-    int fd = openat(dirfd, path,
-                    O_RDONLY | O_CLOEXEC | O_NOCTTY | (follow ? 0 : O_NOFOLLOW));
+    /* O_NONBLOCK: if a FIFO took the file's place since the stat, the
+     * open must not hang (the fstat below then refuses it). */
+    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+                                     O_NONBLOCK | (follow ? 0 : O_NOFOLLOW));
     struct stat now;
     enum fc_pack_status s;
 
@@ -250,20 +252,24 @@ static enum fc_pack_status send_file(struct packer *p, int dirfd,
 static enum fc_pack_status check_name(struct packer *p)
 {
     size_t len = strlen(p->name);
+    char q[160];
+    const char *why;
 
     switch (fc_check_name(p->name, len)) {
     case FC_NAME_OK:
         return FC_PACK_OK;
     case FC_NAME_CHARS:
-        return fail(p, FC_PACK_REFUSED,
-                    "%s: name is not UTF-8 or has control characters",
-                    p->name);
+        why = "not UTF-8, or has control or bidirectional characters";
+        break;
     case FC_NAME_TOO_LONG:
-        return fail(p, FC_PACK_REFUSED, "%s: name too long", p->name);
+        why = "too long";
+        break;
     default:
-        return fail(p, FC_PACK_REFUSED, "%s: name cannot be sent",
-                    p->name);
+        why = "cannot be sent";
+        break;
     }
+    fc_quote(q, sizeof(q), p->name, len); /* one line, whatever the name */
+    return fail(p, FC_PACK_REFUSED, "\"%s\": name %s; not sent", q, why);
 }
 
 static enum fc_pack_status send_symlink(struct packer *p, int dirfd,
@@ -366,9 +372,11 @@ static enum fc_pack_status walk_children(struct packer *p, int fd)
     if (!names)
         return fail(p, FC_PACK_SYSTEM, "%s: %s", p->name, strerror(errno));
     for (size_t i = 0; i < n; i++) {
-        if (s == FC_PACK_OK && len + 1 + strlen(names[i]) > FC_NAME_MAX)
-            s = fail(p, FC_PACK_REFUSED, "%s/%s: name too long", p->name,
-                     names[i]);
+        if (s == FC_PACK_OK && len + 1 + strlen(names[i]) > FC_NAME_MAX) {
+            char q[160];
+            fc_quote(q, sizeof(q), names[i], strlen(names[i]));
+            s = fail(p, FC_PACK_REFUSED, "%s/%s: name too long", p->name, q);
+        }
         if (s == FC_PACK_OK) {
             p->name[len] = '/';
             strcpy(p->name + len + 1, names[i]);

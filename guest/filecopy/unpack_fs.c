@@ -47,24 +47,6 @@ enum fc_status fc_fail(struct fc_result *res, enum fc_status status,
     return status;
 }
 
-void fc_quote(char *dst, size_t n, const char *src, size_t len)
-{
-    size_t o = 0;
-
-    for (size_t i = 0; i < len && o + 8 < n; i++) {
-        unsigned char c = (unsigned char)src[i];
-        if (c >= 0x20 && c < 0x7f && c != '\\')
-            dst[o++] = (char)c;
-        else
-            o += (size_t)snprintf(dst + o, n - o, "\\x%02x", c);
-        if (i + 1 < len && o + 8 >= n) {
-            memcpy(dst + o, "...", 3);
-            o += 3;
-        }
-    }
-    dst[o < n ? o : n - 1] = '\0';
-}
-
 static int openat2_confined(int dirfd, const char *path, int flags,
                             mode_t mode)
 {

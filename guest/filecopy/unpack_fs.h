@@ -33,9 +33,6 @@ struct fc_fs {
 enum fc_status fc_fail(struct fc_result *res, enum fc_status status,
                        const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Copies LEN bytes of untrusted text into DST (size N) with non-printable
- * bytes as \xNN, shortened with "..." when long.  For messages only. */
-void fc_quote(char *dst, size_t n, const char *src, size_t len);
 
 void fcfs_init(struct fc_fs *fs, int root, uint64_t max_dirname_bytes);
 void fcfs_fini(struct fc_fs *fs);

@@ -3,6 +3,7 @@
 
 #include "lib/names.h"
 
+#include <stdio.h>
 #include <string.h>
 
 void fc_put16(uint8_t *p, uint16_t v)
@@ -243,4 +244,22 @@ enum fc_name_verdict fc_check_symlink(const char *link_name, size_t name_len,
     if (depth == 0 || up >= depth)
         return FC_NAME_ESCAPES;
     return FC_NAME_OK;
+}
+
+void fc_quote(char *dst, size_t n, const char *src, size_t len)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < len && o + 8 < n; i++) {
+        unsigned char c = (unsigned char)src[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            dst[o++] = (char)c;
+        else
+            o += (size_t)snprintf(dst + o, n - o, "\\x%02x", c);
+        if (i + 1 < len && o + 8 >= n) {
+            memcpy(dst + o, "...", 3);
+            o += 3;
+        }
+    }
+    dst[o < n ? o : n - 1] = '\0';
 }

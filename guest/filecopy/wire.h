@@ -52,4 +52,8 @@ enum fc_name_verdict fc_check_symlink(const char *link_name, size_t name_len,
  * bidirectional control and no line/paragraph separator. */
 int fc_text_is_clean(const char *s, size_t len);
 
+/* Copies LEN bytes of untrusted text into DST (size N) with non-printable
+ * bytes as \xNN, shortened with "..." when long.  For messages only. */
+void fc_quote(char *dst, size_t n, const char *src, size_t len);
+
 #endif

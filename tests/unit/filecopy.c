@@ -392,3 +392,22 @@ Test(filecopy, unpack_under_its_seccomp_filter)
     buf_free(&s.b);
     free(dst), free(f);
 }
+
+Test(filecopy, control_char_name_refused_at_source_in_one_line)
+{
+    struct fc_pack_result res;
+
+    mkdirs("src", 0755);
+    mkdirs("src/t", 0755);
+    char *f = path("src/t/two\nlines"), *t = path("src/t");
+    fct_write(f, "a", 1, 0644);
+    int fd = memfd_create("s", 0);
+    char *paths[] = {t};
+    cr_assert_eq(fc_pack(fd, paths, 1, &res), FC_PACK_REFUSED);
+    cr_assert_null(strchr(res.message, '\n'), "%s", res.message);
+    cr_assert_not_null(strstr(res.message, "two\\x0alines"), "%s",
+                       res.message);
+    cr_assert_eq(lseek(fd, 0, SEEK_END), 0);
+    close(fd);
+    free(f), free(t);
+}
