@@ -31,7 +31,9 @@ static const char *const storage_syscalls[] = {
     "mount", "mount_setattr", "prctl", "set_tid_address", "arch_prctl",
     "prlimit64", "getrlimit", "setrlimit", "sigaltstack",
     "getuid", "geteuid", "getgid", "getegid", "getppid", "getpgrp",
-    "uname", "sysinfo", "getcwd", "chdir", "fchdir",
+    "uname", "sysinfo", "getcwd", "chdir", "fchdir", "statfs", "fstatfs",
+    "kill", "getgroups", "close_range", "utimes", "futimesat",
+    "getrusage", "sched_getaffinity",
     NULL,
 };
 
