@@ -33,7 +33,7 @@ struct backend_run {
     unsigned long long starttime;
     struct ns_cgroup cg;
     bool idmapped;
-    char note[160];
+    char note[256];
 };
 
 static struct ns_settings cfg;

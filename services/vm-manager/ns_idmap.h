@@ -27,7 +27,8 @@ int ns_detached_mount(const char *path, int userns_fd, unsigned attrs,
                       char *err, size_t errlen);
 
 /* True when this kernel can idmap a mount of PATH's filesystem (probed
- * once per call with a throw-away user namespace). */
+ * once per process with a throw-away user namespace; false when
+ * BULKHEAD_NS_NO_IDMAP is set, to test the fallback). */
 bool ns_idmap_supported(const char *path);
 
 #endif

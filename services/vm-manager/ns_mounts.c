@@ -152,9 +152,14 @@ static int private_volume(const struct ns_mount_plan *p, const int *fds,
     if (p->make_home && mkdir("root/rw/home/user", 0700) == 0)
         TRY(chown("root/rw/home/user", 1000, 1000), "chown /home/user");
     TRY(mkdir_ok("root/usr", 0755), "mkdir /usr");
-    TRY(bind_dir("root/rw/home", "root/home"), "binding /home");
-    TRY(bind_dir("root/rw/usrlocal", "root/usr/local"),
-        "binding /usr/local");
+    if (bind_dir("root/rw/home", "root/home") < 0 && !p->degraded) {
+        *what = "binding /home";
+        return -1;
+    }
+    if (bind_dir("root/rw/usrlocal", "root/usr/local") < 0 && !p->degraded) {
+        *what = "binding /usr/local";
+        return -1;
+    }
     return 0;
 }
 

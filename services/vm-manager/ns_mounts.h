@@ -39,6 +39,9 @@ struct ns_mount_plan {
     int vchan_fd;   /* -1 = none */
     int agent_fd;   /* -1 = none */
     bool make_home; /* create /rw/home/user (uid 1000) when missing */
+    /* No idmapped mounts: template dirs belong to nobody inside, so
+     * mountpoints missing from the template (/usr/local) are skipped. */
+    bool degraded;
 };
 
 /* Applies PLAN with the received FDS, ends with the pivot into the new

@@ -270,8 +270,10 @@ static int build_plan(const struct ns_spawn_req *r, pid_t pid,
     res->idmapped = ns_idmap_supported(r->root.upper);
     if (!res->idmapped) {
         snprintf(res->note, sizeof(res->note), "no idmapped mounts on this "
-                 "kernel/filesystem: template files show as nobody, session "
-                 "layers are owned by the qube's host range");
+                 "kernel/filesystem: template files show as nobody (not "
+                 "writable by the qube's root), session layers are owned by "
+                 "the qube's host range");
+        plan->degraded = true;
         shift_session(&r->root, r->qid);
         if (r->priv)
             shift_session(r->priv, r->qid);

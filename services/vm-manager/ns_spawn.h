@@ -44,7 +44,7 @@ struct ns_spawn_result {
     unsigned long long starttime; /* /proc/PID/stat field 22 */
     struct ns_cgroup cg;
     bool idmapped;
-    char note[160];           /* fallback notice for the audit, "" if none */
+    char note[256];           /* fallback notice for the audit, "" if none */
 };
 
 int ns_spawn(const struct ns_spawn_req *req, struct ns_spawn_result *res,

@@ -257,3 +257,25 @@ Test(ns, starttime_is_field_22)
     cr_assert_eq(ns_proc_starttime(getpid()), st);
     cr_assert_eq(ns_proc_starttime(getpid()), ns_proc_starttime(getpid()));
 }
+
+/* Without idmapped mounts the qube still starts, says so in its note, and
+ * can write to its private volume (the session layers are handed to its
+ * range); template directories are nobody's and stay read-only to it. */
+Test(ns, fallback_without_idmap_is_visible)
+{
+    struct ns_spawn_result res;
+    char *out;
+
+    setenv("BULKHEAD_NS_NO_IDMAP", "1", 1);
+    spawn("stat -c own=%u /bin/busybox; echo new > /tmp/new && "
+          "echo new > /rw/new && echo wrote; echo uid=$(id -u)", 64, &res);
+    cr_assert_not(res.idmapped);
+    cr_assert(strstr(res.note, "idmapped"), "%s", res.note);
+    finish(&res);
+    out = log_text();
+    cr_assert(strstr(out, "own=65534"), "template files show as nobody: %s",
+              out);
+    cr_assert(strstr(out, "wrote"), "%s", out);
+    cr_assert(strstr(out, "uid=0"), "%s", out);
+    free(out);
+}
