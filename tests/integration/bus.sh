@@ -76,14 +76,27 @@ s.connect(sys.argv[1])
 s.sendall(os.urandom(4096))
 s.close()
 PY
+# Raw bytes on the admin sockets: no SP handshake, a handshake for the
+# wrong protocol, and a valid REQ handshake followed by a frame that claims
+# to be larger than NN_RCVMAXSIZE.  (NOT covered, a known nanomsg 1.1.5
+# defect: after a valid handshake, a frame whose type byte is not 1 trips
+# nn_assert in src/transports/ipc/sipc.c and aborts the receiving process;
+# see bus/README.md "Known limits".)
 for sock in "$RUNBUS/admin/sock" "$RUNBUS/admin/events"; do
     python3 - "$sock" <<'PY'
-import os, socket, sys
-for _ in range(3):
+import os, socket, struct, sys
+def send(b):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(sys.argv[1])
-    s.sendall(b"\x00SP\x00\x00\x30\x00\x00" + os.urandom(2048))
+    try:
+        s.sendall(b)
+    except OSError:
+        pass
     s.close()
+send(os.urandom(2048))
+send(b"\x00SP\x00\x00\x10\x00\x00" + os.urandom(512))
+send(b"\x00SP\x00\x00\x30\x00\x00" + b"\x01" + struct.pack(">Q", 1 << 40)
+     + os.urandom(512))
 PY
 done
 check "random frames were logged and dropped" log_has "dropping bad frame"
