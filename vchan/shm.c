@@ -37,6 +37,7 @@ enum { TAG_LISTEN = 1, TAG_SOCK, TAG_EVENT };
 struct shm_chan {
     struct vchan base;              /* first: the public handle */
     int is_server;
+    pid_t owner;                    /* the process that created it */
     int peer, port;
     int broken;                     /* the peer broke the protocol */
     int peer_gone;                  /* the rendezvous connection hung up */
@@ -45,6 +46,10 @@ struct shm_chan {
     size_t map_len;
     struct vchan_layout lay;
     struct vchan_ring rd, wr;
+    long spin_budget;               /* ns; see spin() */
+    unsigned spin_waits;
+    unsigned events_seen;           /* see event_drain() */
+    struct vchan_stats st;
     char path[RDV_PATH_MAX];        /* server: the socket to unlink */
     struct share_queue shared;      /* buffers received, not yet claimed */
 };
@@ -100,10 +105,15 @@ static const uint8_t *peer_live(struct shm_chan *c)
     return c->is_server ? &c->page->cli_live : &c->page->srv_live;
 }
 
+/* The incoming eventfd is edge-triggered: every write by the peer is one
+ * epoll event, so the counter need not be read back on each wake-up (one
+ * system call less per sleep); event_drain() resets it now and then. */
 static int ep_add(int ep, int fd, uint32_t tag)
 {
     struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
 
+    if (tag == TAG_EVENT)
+        ev.events |= EPOLLET;
     return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
@@ -120,6 +130,7 @@ static void event_send(struct shm_chan *c)
 {
     uint64_t one = 1;
 
+    c->st.notifies_sent++;
     if (c->ev_out >= 0 && write(c->ev_out, &one, sizeof(one)) < 0 &&
         errno != EAGAIN)
         log_warn("vchan: notify");
@@ -132,6 +143,8 @@ static void event_drain(struct shm_chan *c)
     uint64_t v;
     struct iovec iov = { .iov_base = &v, .iov_len = sizeof(v) };
 
+    if (++c->events_seen % 65536)
+        return;
     if (preadv2(c->ev_in, &iov, 1, -1, RWF_NOWAIT) < 0 &&
         errno == EOPNOTSUPP)
         (void)!read(c->ev_in, &v, sizeof(v));
@@ -313,24 +326,44 @@ static int ring_at(struct shm_chan *c, int writer, uint32_t need)
     return n < 0 || (uint32_t)n >= need;
 }
 
+/* The spin budget adapts, like an adaptive mutex: a spin that ends with
+ * the ring ready doubles it (up to BULKHEAD_VCHAN_SPIN_US), one that times
+ * out halves it (down to SPIN_MIN_NS).  On an idle machine the peer runs
+ * on the other core and spins succeed: no system calls at all.  On an
+ * overloaded one the peer often waits for our very core, so spinning
+ * would only delay it: the budget collapses and we sleep at once.  Every
+ * SPIN_PROBE-th wait tries the full budget to notice when things improve. */
+#define SPIN_MIN_NS 1000
+#define SPIN_PROBE 32
+
 static int spin(struct shm_chan *c, int writer, uint32_t need)
 {
-    long limit = spin_ns(), t0;
+    long max = spin_ns(), limit, t0;
 
-    if (!limit || !c->page)
+    if (!max || !c->page)
         return 0;
+    if (c->spin_budget == 0)
+        c->spin_budget = max;
+    limit = ++c->spin_waits % SPIN_PROBE ? c->spin_budget : max;
+    c->st.spins++;
     t0 = now_ns();
     for (unsigned i = 1;; i++) {
-        if (ring_at(c, writer, need))
+        if (ring_at(c, writer, need)) {
+            c->st.spins_ok++;
+            c->spin_budget = c->spin_budget * 2 > max ? max : c->spin_budget * 2;
             return 1;
-        if ((i & 63) == 0) {
+        }
+        if ((i & 31) == 0) {
             if (peer_state(c) != VCHAN_CONNECTED)
                 return 0;
             if (now_ns() - t0 > limit)
-                return 0;
+                break;
         }
         __builtin_ia32_pause();
     }
+    c->spin_budget = c->spin_budget / 2 < SPIN_MIN_NS ? SPIN_MIN_NS :
+                     c->spin_budget / 2;
+    return 0;
 }
 
 /* Blocks until the ring may have reached NEED or the state changed. */
@@ -347,6 +380,7 @@ static int block_until(struct shm_chan *c, int writer, uint32_t need)
             peer_state(c) == VCHAN_DISCONNECTED)
             return 0;
     }
+    c->st.sleeps++;
     return shm_events(c, -1);
 }
 
@@ -512,16 +546,19 @@ static int shm_take(struct vchan *v, uint64_t *tag)
 static void shm_close(struct vchan *v)
 {
     struct shm_chan *c = chan(v);
-
-    share_queue_clear(&c->shared);
+    /* A forked child closing its inherited copy frees only its own
+     * resources: the channel stays the parent's. */
+    int mine = c->owner == getpid();
 
     if (c->page) {
-        /* The peer can still read what we wrote (libxenvchan semantics). */
-        vchan_live_set(own_live(c), VCHAN_SHM_DEAD);
-        event_send(c);
+        if (mine) {
+            /* The peer can still read what we wrote (as libxenvchan). */
+            vchan_live_set(own_live(c), VCHAN_SHM_DEAD);
+            event_send(c);
+        }
         munmap(c->page, c->map_len);
     }
-    if (c->listen_fd >= 0)
+    if (c->listen_fd >= 0 && mine)
         unlink(c->path);
     close_fd(&c->listen_fd);
     close_fd(&c->sock_fd);
@@ -530,6 +567,12 @@ static void shm_close(struct vchan *v)
     close_fd(&c->ev_out);
     close_fd(&c->mem_fd);
     free(c);
+}
+
+static void shm_stats(struct vchan *v, struct vchan_stats *st)
+{
+    *st = chan(v)->st;
+    st->spin_budget_ns = chan(v)->spin_budget;
 }
 
 static const struct vchan_ops shm_ops = {
@@ -544,6 +587,7 @@ static const struct vchan_ops shm_ops = {
     .close = shm_close,
     .share = shm_share,
     .take = shm_take,
+    .stats = shm_stats,
 };
 
 /* ---- init ----------------------------------------------------------------- */
@@ -556,6 +600,7 @@ static struct shm_chan *chan_new(int is_server, int peer, int port)
         return NULL;
     c->base.ops = &shm_ops;
     c->is_server = is_server;
+    c->owner = getpid();
     c->peer = peer;
     c->port = port;
     c->listen_fd = c->sock_fd = c->ev_in = c->ev_out = c->mem_fd = -1;

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vchan/vchan.h"
+
 struct vchan;
 
 struct vchan_ops {
@@ -22,6 +24,7 @@ struct vchan_ops {
     /* Buffer sharing (share.h); NULL: not supported (ENOSYS). */
     int (*share)(struct vchan *v, int fd, uint64_t tag);
     int (*take)(struct vchan *v, uint64_t *tag);
+    void (*stats)(struct vchan *v, struct vchan_stats *st);   /* optional */
 };
 
 struct vchan {

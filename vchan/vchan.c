@@ -202,6 +202,13 @@ void vchan_set_blocking(struct vchan *v, int blocking)
     v->blocking = blocking != 0;
 }
 
+void vchan_get_stats(struct vchan *v, struct vchan_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (v->ops->stats)
+        v->ops->stats(v, st);
+}
+
 void vchan_close(struct vchan *v)
 {
     if (v)

@@ -100,6 +100,15 @@ void vchan_set_blocking(struct vchan *v, int blocking);
  * everything.  NULL is fine. */
 void vchan_close(struct vchan *v);
 
+/* Diagnostics (shm transport; zeros for xen): how often this side found
+ * its ring not ready and spun, how often the spin paid off, how often it
+ * slept in the kernel, and how many wake-ups it sent the peer. */
+struct vchan_stats {
+    unsigned long spins, spins_ok, sleeps, notifies_sent;
+    long spin_budget_ns;            /* current adaptive spin budget */
+};
+void vchan_get_stats(struct vchan *v, struct vchan_stats *st);
+
 /* The domain/uid contract shared with the ns backend: domain 0 is every
  * host uid below 100000; domain N > 0 owns the host uids
  * [100000 + N*65536, 100000 + (N+1)*65536), its user-namespace range. */
