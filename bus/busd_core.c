@@ -273,14 +273,15 @@ static void handle_request(struct busd *d, const struct busd_origin *o,
 
 static void handle_reply(struct busd *d, int from, bus_msg *m, uint64_t now)
 {
-    int to = !strcmp(m->dst, "admin") ? BUSD_ADMIN
-                                       : busd_find_service(d, m->dst);
+    /* Careful: busd_find_service's -1 ("unknown") equals BUSD_ADMIN. */
+    bool to_admin = !strcmp(m->dst, "admin");
+    int to = to_admin ? BUSD_ADMIN : busd_find_service(d, m->dst);
     struct pending *p = NULL, copy;
     struct fault_rule *f;
     uint8_t *frame;
     size_t len;
 
-    if (from != BUSD_ADMIN && (to >= 0 || to == BUSD_ADMIN))
+    if (from != BUSD_ADMIN && (to_admin || to >= 0))
         p = pending_find(&d->pending, to, m->reply_to);
     if (!p || p->replier != from) {
         log_debug("unmatched reply %s from %s to %s (%llu): dropped",

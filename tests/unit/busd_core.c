@@ -473,3 +473,12 @@ Test(busd, pending_capped_per_requester)
     send_ping(BUSD_ADMIN, "bus-b", 5000, 0, 5000, 1000);   /* others fine */
     cr_assert_eq(sent[0].peer, B);
 }
+
+Test(busd, reply_to_unknown_name_does_not_reach_admin)
+{
+    send_ping(BUSD_ADMIN, "bus-b", 8, 0, 2000, 1000);
+    clear_sent();
+    send_ping(B, "ghost", 0, 8, 0, 1001);        /* wrong dst: dropped */
+    cr_assert_eq(nsent, 0);
+    cr_assert_not_null(pending_find(&d.pending, BUSD_ADMIN, 8));
+}
