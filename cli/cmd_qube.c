@@ -75,6 +75,18 @@ static int usage_error(const char *usage)
     return EXIT_USAGE;
 }
 
+/* Invalid input is refused here with exit code 2 (commands.h); vm-manager
+ * checks again. */
+static bool name_ok(const char *what, const char *name)
+{
+    if (name_is_valid(name))
+        return true;
+    fprintf(stderr, "bulkhead: %s: '%.40s' is not a valid qube name "
+            "(a letter, then letters, digits, _ . -; at most 31)\n", what,
+            name);
+    return false;
+}
+
 static void print_qubes_json(const Bulkhead__QubeListReply *l, bool array)
 {
     if (array)
@@ -227,6 +239,8 @@ int cmd_qube_create(int argc, char **argv)
     c.klass = "AppVM";
     if (create_args(argc, argv, &c, &kv) < 0)
         return usage_error(create_usage);
+    if (!name_ok("create", c.name))
+        return EXIT_USAGE;
     c.properties = kv.p;
     c.n_properties = kv.n;
     m.body_case = BULKHEAD__ENVELOPE__BODY_QUBE_CREATE;
@@ -251,7 +265,7 @@ static int each(int argc, char **argv, const char *usage,
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-')
             continue;
-        int r = one(argv[i], arg);
+        int r = name_ok(argv[0], argv[i]) ? one(argv[i], arg) : EXIT_USAGE;
         if (r && !rc)
             rc = r;
         n++;

@@ -193,7 +193,8 @@ before=$(bh ls --format json)
 files=$(ls "$ROOT/var/lib/bulkhead/qubes")
 one_line() { [ "$(printf '%s\n' "$1" | wc -l)" -eq 1 ]; }
 err=$(bh create 9bad --template minimal --label red 2>&1); rc=$?
-check "a bad name fails with one line (rc $rc): $err" one_line "$err"
+check "a bad name fails with exit 2 (rc $rc)" [ "$rc" -eq 2 ]
+check "  ... in one line: $err" one_line "$err"
 check "  ... and names the rule" has "$err" "not a valid qube name"
 err=$(bh create x --template nosuch --label red 2>&1); rc=$?
 check "an unknown template fails clearly (rc $rc): $err" has "$err" nosuch
