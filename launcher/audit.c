@@ -171,32 +171,38 @@ static unsigned count_lines(const char *path)
     return n;
 }
 
-/* Lines of the .c/.h files directly in SRCDIR/DIR. */
-static unsigned source_lines_tree(const char *dir)
+static bool is_c_source(const char *name)
+{
+    size_t l = strlen(name);
+
+    return l > 2 && name[l - 2] == '.' &&
+           (name[l - 1] == 'c' || name[l - 1] == 'h');
+}
+
+/* Lines of SRCDIR/ENTRY: a file, or the .c/.h files directly in a dir. */
+static unsigned source_lines_tree_one(const char *entry)
 {
     char path[PATH_MAX];
     unsigned total = 0;
     struct dirent *e;
     DIR *d;
 
-    snprintf(path, sizeof(path), "%s/%s", BULKHEAD_SRCDIR, dir);
+    snprintf(path, sizeof(path), "%s/%s", BULKHEAD_SRCDIR, entry);
     if (!(d = opendir(path)))
-        return 0;
+        return count_lines(path);
     while ((e = readdir(d))) {
-        size_t l = strlen(e->d_name);
-        if (l > 2 && e->d_name[l - 2] == '.' &&
-            (e->d_name[l - 1] == 'c' || e->d_name[l - 1] == 'h')) {
-            snprintf(path, sizeof(path), "%s/%s/%s", BULKHEAD_SRCDIR, dir,
-                     e->d_name);
-            total += count_lines(path);
-        }
+        if (!is_c_source(e->d_name))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s/%s", BULKHEAD_SRCDIR, entry,
+                 e->d_name);
+        total += count_lines(path);
     }
     closedir(d);
     return total;
 }
 
-/* The installed manifest (scripts/install): "DIR LINES" per line. */
-static unsigned source_lines_manifest(const char *bindir, const char *dir)
+/* The installed manifest (scripts/install): "ENTRY LINES" per line. */
+static unsigned source_lines_manifest_one(const char *bindir, const char *entry)
 {
     char path[PATH_MAX], line[512], d[300];
     unsigned n = 0, v;
@@ -206,10 +212,26 @@ static unsigned source_lines_manifest(const char *bindir, const char *dir)
     if (!(f = fopen(path, "r")))
         return 0;
     while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "%299s %u", d, &v) == 2 && !strcmp(d, dir))
+        if (sscanf(line, "%299s %u", d, &v) == 2 && !strcmp(d, entry))
             n = v;
     fclose(f);
     return n;
+}
+
+/* SOURCE is a list of files and directories (services.d `source`): the
+ * manifest's figures when installed, else counted in the source tree. */
+static unsigned source_lines(const char *bindir, const char *source)
+{
+    char buf[256], *save = NULL;
+    unsigned total = 0;
+
+    snprintf(buf, sizeof(buf), "%s", source);
+    for (char *t = strtok_r(buf, " ,\t", &save); t;
+         t = strtok_r(NULL, " ,\t", &save)) {
+        unsigned n = source_lines_manifest_one(bindir, t);
+        total += n ? n : source_lines_tree_one(t);
+    }
+    return total;
 }
 
 /* ---- one service ---------------------------------------------------------- */
@@ -264,9 +286,7 @@ void audit_service(const struct launcher *l, const struct svc *s,
     audit_routes(s->conf.name, &send, &recv);
     a->routes_send = send.v, a->n_routes_send = send.n;
     a->routes_recv = recv.v, a->n_routes_recv = recv.n;
-    a->source_lines = source_lines_manifest(l->ctx.bindir, s->conf.source);
-    if (!a->source_lines && s->conf.source[0])
-        a->source_lines = source_lines_tree(s->conf.source);
+    a->source_lines = source_lines(l->ctx.bindir, s->conf.source);
     if (s->conf.notes[0])
         strv_add(&notes, s->conf.notes);
     a->notes = notes.v, a->n_notes = notes.n;
@@ -303,9 +323,7 @@ void audit_launcher(const struct launcher *l, Bulkhead__ServiceAudit *a)
     audit_routes("launcher", &send, &recv);
     a->routes_send = send.v, a->n_routes_send = send.n;
     a->routes_recv = recv.v, a->n_routes_recv = recv.n;
-    a->source_lines = source_lines_manifest(l->ctx.bindir, "launcher");
-    if (!a->source_lines)
-        a->source_lines = source_lines_tree("launcher");
+    a->source_lines = source_lines(l->ctx.bindir, "launcher");
     strv_add(&notes, "supervisor: root with every capability and no seccomp "
                      "(it forks, sets uids, caps and namespaces for the "
                      "others); it never touches a bus socket");

@@ -17,7 +17,8 @@
  *                                   the filesystem is read-only (mount ns)
  *   ready_timeout_ms  N             default 10000
  *   stop_timeout_ms   N             default 5000 (SIGTERM, then SIGKILL)
- *   source        DIR               source directory, for audit line counts
+ *   source        PATH...           source files and directories (relative
+ *                                   to the tree), for audit's line count
  *   notes         TEXT              shown by `bulkhead audit`
  *   enabled       yes | no          default yes
  *

@@ -18,7 +18,7 @@ check "bus.routes is installed" [ -f "$D/etc/bulkhead/bus.routes" ]
 check "the systemd unit is installed" [ -f "$D/lib/systemd/system/bulkhead.service" ]
 check "ExecStart points into the prefix" \
     grep -q '^ExecStart=/usr/lib/bulkhead/bin/bulkhead-launcher' "$D/lib/systemd/system/bulkhead.service"
-check "the source-lines manifest names bus/" grep -q '^bus [0-9]' "$D/usr/lib/bulkhead/source-lines"
+check "the source-lines manifest names busd's files" grep -q '^bus/busd.c [0-9]' "$D/usr/lib/bulkhead/source-lines"
 
 # Another prefix rewrites the unit.
 "$BH_TOP/scripts/install" --destdir "$D/opt" --prefix /opt/bh >/dev/null
