@@ -30,18 +30,20 @@ static void chain_name(unsigned qid, char *buf, size_t len)
 int net_setup_netvm(int ns_fd, unsigned netvm_qid, const char *upstream_dns,
                     char *err, size_t errlen)
 {
-    char ip[32], cidr[40], script[1024];
+    char ip[32], cidr[40], script[2048];
 
     net_qube_ip(netvm_qid, ip, sizeof(ip));
     snprintf(cidr, sizeof(cidr), "%s/32", ip);
     if (nl_link_set_up(ns_fd, "lo", err, errlen) < 0 ||
         nl_addr_add(ns_fd, "lo", cidr, err, errlen) < 0 ||
-        ns_sysctl(ns_fd, "net/ipv4/ip_forward", "1", err, errlen) < 0 ||
-        fw_apply_script(ns_fd, fw_base_script, err, errlen) < 0)
+        ns_sysctl(ns_fd, "net/ipv4/ip_forward", "1", err, errlen) < 0)
         return -1;
-    /* Traffic between two qubes of this netvm is dropped (as in Qubes);
-     * NAT hides the qubes behind the netvm's own uplink address. */
+    /* One transaction for the whole base: re-running it (a restarted
+     * net-manager) must never leave a moment with the forward chain
+     * half-filled.  Traffic between two qubes of this netvm is dropped (as
+     * in Qubes); NAT hides the qubes behind the netvm's uplink address. */
     snprintf(script, sizeof(script),
+             "%s"
              "add rule inet bulkhead forward iifname \"vif*\" oifname "
              "\"vif*\" drop\n"
              "add map inet bulkhead vifs { type ifname : verdict; }\n"
@@ -55,7 +57,8 @@ int net_setup_netvm(int ns_fd, unsigned netvm_qid, const char *upstream_dns,
              "masquerade\n"
              "add chain ip bulkhead-nat prerouting "
              "{ type nat hook prerouting priority dstnat; }\n"
-             "flush chain ip bulkhead-nat prerouting\n");
+             "flush chain ip bulkhead-nat prerouting\n",
+             fw_base_script);
     if (upstream_dns) {
         size_t n = strlen(script);
         snprintf(script + n, sizeof(script) - n,

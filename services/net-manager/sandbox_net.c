@@ -11,6 +11,8 @@ static const char *const net_syscalls[] = {
     /* rtnetlink (libnl) and nftables (libnftables) sockets: any family,
      * netlink in practice */
     "socket", "bind",
+    /* libmnl (under libnftables) waits for netlink answers with select */
+    "pselect6", "select",
     /* /proc/sys/net sysctls (ip_forward, proxy_arp), rules files
      * (atomic: write temp, fsync, rename, fsync dir) */
     "fsync", "rename", "renameat", "unlink", "unlinkat", "mkdir", "mkdirat",

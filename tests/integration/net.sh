@@ -1,0 +1,174 @@
+#!/bin/sh
+# Integration suite of net-manager with the whole qube stack, inside
+# namespaces this suite makes (never the host's network): a fake internet
+# (a network namespace held by a sleeping process, with a TCP server), and
+# the tree internet <- sys-net <- sys-firewall <- work, personal; vault
+# offline.  Firewall rules, expiry, isolation between qubes, live
+# re-wiring, and kill -9 of net-manager.  Needs root.
+. "$(dirname "$0")/../lib.sh"
+
+if [ "$(id -u)" != 0 ]; then
+    echo "# skipped: needs root"
+    echo "0 passed, 0 failed"
+    exit 0
+fi
+
+tmproot
+mkdir -p "$ROOT/bin"
+for f in bulkhead bulkhead-launcher busd vm-manager storage-manager \
+         rpc-router net-manager bulkhead-agent; do
+    cp "$BH_BIN/$f" "$ROOT/bin/" || { echo "missing $f"; exit 1; }
+done
+chmod 755 "$ROOT/bin"
+BH_BIN=$ROOT/bin
+LOG=$ROOT/launcher.log
+"$BH_TOP/scripts/prepare-root" "$ROOT" >/dev/null
+for f in "$ROOT"/etc/bulkhead/services.d/*.conf; do
+    case $(basename "$f") in
+    busd.conf | vm-manager.conf | storage-manager.conf | rpc-router.conf | \
+    net-manager.conf) ;;
+    *) rm -f "$f" ;;
+    esac
+done
+
+# Qubes outlive services by design: kill what is left at the end.
+qube_cleanup() {
+    for r in "$ROOT"/run/bulkhead/qubes/*.pid; do
+        [ -e "$r" ] || continue
+        kill -9 "$(awk '$1 == "pid" {print $3}' "$r")" 2>/dev/null
+    done
+    sleep 0.2
+    for d in /sys/fs/cgroup/*/"$CG_GROUP" /sys/fs/cgroup/"$CG_GROUP"; do
+        [ -n "$CG_GROUP" ] && [ -d "$d" ] || continue
+        for q in "$d"/*/; do
+            [ -d "$q" ] && xargs -r kill -9 <"$q/cgroup.procs" 2>/dev/null
+            for _ in 1 2 3 4 5; do rmdir "$q" 2>/dev/null && break; sleep 0.1; done
+        done
+        for _ in 1 2 3 4 5; do rmdir "$d" 2>/dev/null && break; sleep 0.1; done
+    done
+    return 0
+}
+CG_GROUP=""
+at_cleanup qube_cleanup
+
+# --- the fake internet: a namespace with a TCP server on 192.0.2.1 ------
+unshare -n sleep 100000 &
+INET=$!
+track_pid "$INET"
+INETNS=/proc/$INET/ns/net
+cat > "$ROOT/server.py" <<'PY'
+import socket, sys, threading
+def serve(port):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port)); s.listen(16)
+    while True:
+        c, a = s.accept()
+        c.sendall(("hello-%d from %s\n" % (port, a[0])).encode()); c.close()
+for p in (8080, 8081):
+    threading.Thread(target=serve, args=(p,), daemon=True).start()
+threading.Event().wait()
+PY
+nsenter --net="$INETNS" python3 "$ROOT/server.py" &
+track_pid $!
+
+"$BH_BIN/bulkhead-launcher" --root "$ROOT" >>"$LOG" 2>&1 &
+track_pid $!
+check "the system boots with net-manager" wait_for 20 all_services_up
+BHC="$BH_BIN/bulkhead --root $ROOT"
+
+state() { bh ls --format json | tr '{' '\n' | grep "\"name\":\"$1\"" |
+          sed 's/.*"state":"\([A-Za-z]*\)".*/\1/'; }
+init_pid() { bh ls --format json | tr '{' '\n' | grep "\"name\":\"$1\"" |
+             sed 's/.*"pid":\([0-9]*\).*/\1/'; }
+qid() { bh ls --format json | tr '{' '\n' | grep "\"name\":\"$1\"" |
+        sed 's/.*"qid":\([0-9]*\).*/\1/'; }
+# fetch QUBE PORT: what the fake internet's server answers the qube.
+fetch() { bh run "$1" -- nc -w 2 192.0.2.1 "$2" </dev/null 2>/dev/null; }
+reaches() { fetch "$1" "$2" | grep -q "^hello-$2 "; }
+blocked() { ! reaches "$1" "$2"; }
+in_ns() { q=$1; shift; nsenter --net="/proc/$(init_pid "$q")/ns/net" "$@"; }
+
+bh template install minimal >/dev/null
+bh create sys-net --label red --template minimal \
+    --prop provides_network=true --prop netvm=none >/dev/null
+bh features sys-net uplink \
+    "netns:$INETNS ip=192.0.2.2/24 gw=192.0.2.1" >/dev/null
+bh create sys-firewall --label green --template minimal \
+    --prop provides_network=true --prop netvm=sys-net >/dev/null
+bh create work --label blue --template minimal --prop netvm=sys-firewall >/dev/null
+bh create personal --label yellow --template minimal \
+    --prop netvm=sys-firewall >/dev/null
+bh create vault --label black --template minimal --prop netvm=none >/dev/null
+for q in sys-net sys-firewall work personal vault; do bh start "$q" >/dev/null; done
+CG_GROUP=$(awk '$1 == "cgroup_group" {print $3}' "$ROOT/run/bulkhead/qubes/work.pid")
+
+# --- the tree carries traffic --------------------------------------------
+check "work reaches the fake internet through sys-firewall and sys-net" \
+    wait_for 15 reaches work 8080
+out=$(fetch work 8080)
+check "NAT: the internet sees sys-net's uplink address ($out)" \
+    [ "$out" = "hello-8080 from 192.0.2.2" ]
+WQ=$(qid work)
+check "work's eth0 has 10.137.0.$WQ" \
+    sh -c "$BHC run work -- ip -4 addr show eth0 | grep -q 'inet 10.137.0.$WQ/32'"
+check "vault has no interface but lo" \
+    sh -c "[ \"\$($BHC run vault -- ls /sys/class/net)\" = lo ]"
+check_fails "vault reaches nothing" reaches vault 8080
+check "the uplink end in the internet namespace is configured" \
+    sh -c "nsenter --net=$INETNS ip -4 addr show bh-uplink | grep -q 192.0.2.1/24"
+
+# --- firewall ------------------------------------------------------------
+check "firewall list --raw: a new qube has a single accept" \
+    [ "$(bh firewall work list --raw)" = "action=accept" ]
+check "add a drop rule for port 8081 before it" \
+    bh firewall work add --before 0 drop 192.0.2.1 tcp 8081
+check "list --raw shows the normalised rule" \
+    [ "$(bh firewall work list --raw | head -1)" = \
+      "action=drop proto=tcp dst4=192.0.2.1/32 dstports=8081-8081" ]
+check "the dropped port is stopped" blocked work 8081
+check "other ports still pass" reaches work 8080
+check "personal (no such rule) still reaches 8081" reaches personal 8081
+check_fails "an invalid rule is refused" \
+    bh firewall work add action=accept proto=icmp dstports=80
+check "and the stored rules stay as they were" \
+    [ "$(bh firewall work list --raw | wc -l)" = 2 ]
+check "del 0 removes it" bh firewall work del 0
+check "port 8081 passes again" reaches work 8081
+check "an expiring drop rule" \
+    bh firewall work add --before 0 drop proto=tcp dstports=8080 expire=+3
+check "is in force" blocked work 8080
+sleep 3.5
+check "and stops working after it expires" wait_for 5 reaches work 8080
+
+# --- the qube cannot undo its firewall -----------------------------------
+bh firewall work add --before 0 drop 192.0.2.1 tcp 8081 >/dev/null
+in_ns work ip route flush table main 2>/dev/null
+in_ns work ip link set eth0 down 2>/dev/null
+in_ns work ip link set eth0 up 2>/dev/null
+in_ns work ip route add 10.137.0.0/24 dev eth0 2>/dev/null
+check "with root in its own network namespace, work still cannot pass" \
+    sh -c "! $BHC run -u root work -- sh -c 'ip route add default dev eth0 2>/dev/null; nc -w 2 192.0.2.1 8081 </dev/null' | grep -q hello"
+bh firewall work reset >/dev/null
+
+# --- isolation between qubes ---------------------------------------------
+PQ=$(qid personal)
+bh run personal -- sh -c 'nohup nc -lk -p 9000 -e echo secret >/dev/null 2>&1 &' >/dev/null 2>&1
+check_fails "work cannot reach personal's address" \
+    sh -c "$BHC run work -- nc -w 2 10.137.0.$PQ 9000 </dev/null | grep -q secret"
+
+# --- kill -9 net-manager: traffic keeps flowing, state is adopted --------
+nm=$(bh service list | awk '$1 == "net-manager" {print $3}')
+kill -9 "$nm"
+check "traffic flows while net-manager is down" reaches work 8080
+check "net-manager comes back" wait_for 20 sh -c \
+    "$BHC service list | awk '\$1 == \"net-manager\" && \$2 == \"up\" && \$3 != $nm' | grep -q ."
+sleep 1
+check "and after it: still flowing" reaches work 8080
+jumps=$(in_ns sys-firewall nft list map inet bulkhead vifs 2>/dev/null |
+        grep -o "\"vif$WQ\"" | wc -l)
+check "the adopted tree has one jump for work, not two ($jumps)" [ "$jumps" = 1 ]
+chains=$(in_ns sys-firewall nft list table inet bulkhead 2>/dev/null |
+         grep -c "chain qube-$WQ {")
+check "and one firewall chain for it ($chains)" [ "$chains" = 1 ]
+
+finish
