@@ -29,6 +29,14 @@ static const char prefs_usage[] =
     "       bulkhead prefs --global [PROP [VALUE|--default]]\n"
     "Reference properties take a qube name or 'none'.\n";
 
+static bool is_default(const Bulkhead__Qube *q, const char *key)
+{
+    for (size_t i = 0; i < q->n_defaults; i++)
+        if (!strcmp(q->defaults[i], key))
+            return true;
+    return false;
+}
+
 static int prefs_list(const char *name)
 {
     bus_msg *r;
@@ -42,10 +50,12 @@ static int prefs_list(const char *name)
         qube_json(stdout, q);
         printf("\n");
     } else {
-        printf("%-22s %s\n%-22s %s\n%-22s %u\n", "name", q->name, "class",
-               q->klass, "qid", q->qid);
+        /* As qvm-prefs: D marks a property that holds its default. */
+        printf("%-22s -  %s\n%-22s -  %s\n%-22s -  %u\n", "name", q->name,
+               "class", q->klass, "qid", q->qid);
         for (size_t i = 0; i < q->n_properties; i++)
-            printf("%-22s %s\n", q->properties[i]->key,
+            printf("%-22s %s  %s\n", q->properties[i]->key,
+                   is_default(q, q->properties[i]->key) ? "D" : "-",
                    q->properties[i]->value);
     }
     bus_free(r);

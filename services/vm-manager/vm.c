@@ -104,10 +104,13 @@ struct Bulkhead__Qube *vm_qube_msg(struct vm *vm, const struct qube *q)
     if (q->rt && q->rt->br)
         m->pid = (int32_t)q->rt->ops->pid(q->rt->br);
     m->properties = calloc(P_COUNT + 1, sizeof(*m->properties));
-    for (int p = 0; m->properties && p < P_COUNT; p++) {
+    m->defaults = calloc(P_COUNT + 1, sizeof(char *));
+    for (int p = 0; m->properties && m->defaults && p < P_COUNT; p++) {
         qubedb_prop_get(&vm->db, q, qube_prop_name(p), v, sizeof(v), &def, e,
                         sizeof(e));
         m->properties[m->n_properties++] = prop_entry(qube_prop_name(p), v);
+        if (def)
+            m->defaults[m->n_defaults++] = strdup(qube_prop_name(p));
     }
     if (q->rt && q->rt->br && q->rt->ops->note(q->rt->br)[0] &&
         m->properties)
@@ -145,6 +148,9 @@ void vm_qube_msg_free(struct Bulkhead__Qube *m)
         free(m->features[i]->value);
         free(m->features[i]);
     }
+    for (size_t i = 0; i < m->n_defaults; i++)
+        free(m->defaults[i]);
+    free(m->defaults);
     free(m->properties);
     free(m->tags);
     free(m->features);
