@@ -98,8 +98,8 @@ static void kill_all(struct agent *a, int sig)
 static bool children_left(struct agent *a)
 {
     reap(a);
-    if (is_pid1)
-        return waitpid(-1, NULL, WNOHANG) == 0;
+    if (is_pid1)  /* 0: some still running; >0: one more just ended */
+        return waitpid(-1, NULL, WNOHANG) >= 0;
     return a->nsessions > 0;
 }
 
@@ -114,9 +114,11 @@ static void shutdown_all(struct agent *a, int sfd)
         signals_read(sfd, a);
     }
     kill_all(a, SIGKILL);
-    while (is_pid1 ? waitpid(-1, NULL, 0) > 0 || errno == EINTR
-                   : a->nsessions > 0 && (reap(a), usleep(10000), 1))
-        ;
+    /* SIGKILL cannot be refused, but a process in uninterruptible sleep
+     * (a hung mount) can take a while: wait for them, boundedly. */
+    end = now_ms() + GUEST_SHUTDOWN_GRACE_MS;
+    while (children_left(a) && now_ms() < end)
+        usleep(5000);
     sync();
     if (a->ctl) {
         gchan_flush(a->ctl);
