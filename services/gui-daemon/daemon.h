@@ -1,0 +1,110 @@
+/* gui-daemon: one dom0 window per guest window, drawn frame, input back to
+ * the focused qube only.  See README.md.
+ *
+ *   decode.c   framing and validation of agent messages (pure, fuzzed)
+ *   qube.c     one qube's channel: reading, dispatch, window table, limits
+ *   host.c     the dom0 X display (xcb): windows, frames, titles, buffers,
+ *              painting, host input -> the window's qube
+ *   main.c     arguments, config, sandbox, the poll loop */
+#ifndef BULKHEAD_GUI_DAEMON_H
+#define BULKHEAD_GUI_DAEMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <xcb/xcb.h>
+#include <xcb/shm.h>
+
+#include "lib/names.h"
+#include "proto/gui.h"
+#include "services/gui-daemon/decode.h"
+
+struct vchan;
+
+struct gd_window {
+    uint32_t remote;                /* the agent's id: a key, nothing more */
+    xcb_window_t host;              /* ours */
+    uint32_t w, h;                  /* the guest window's size */
+    struct gui_rect vis;            /* trusted content rectangle on screen */
+    int override_redirect;          /* as shown (0 once demoted) */
+    int mapped;
+    xcb_shm_seg_t seg;              /* 0: no buffer yet */
+    uint32_t buf_w, buf_h;
+    size_t buf_bytes;
+    char title[GUI_TITLE_MAX + NAME_MAX_LEN + 8];
+};
+
+struct gd_qube {
+    char name[NAME_MAX_LEN + 1];
+    int qid;
+    uint32_t colour;                /* 0xRRGGBB of its label */
+    struct vchan *v;
+    int hello;                      /* the agent's hello arrived */
+    uint8_t in[GUI_HDR_SIZE + 4 + GUI_CLIPBOARD_MAX];
+    size_t in_len;
+    struct gd_window *win[GUI_MAX_WINDOWS];
+    int nwin;
+    size_t buf_bytes;               /* shared buffer memory attached */
+    long rate_sec;                  /* the second RATE_COUNT counts */
+    unsigned rate_count;
+    unsigned long refused;          /* messages refused (logged) */
+    int backlog;                    /* stopped early on the rate limit */
+    int clip_wanted;                /* we sent CLIPBOARD_REQ */
+};
+
+#define GD_MAX_QUBES 64
+
+struct gd {
+    xcb_connection_t *c;
+    xcb_screen_t *screen;
+    xcb_gcontext_t gc;              /* painting buffers */
+    xcb_gcontext_t text_gc;         /* title text; 0 without a font */
+    xcb_atom_t wm_protocols, wm_delete, net_wm_name, utf8_string,
+               wm_class, bh_qube, bh_label;
+    xcb_keycode_t key_c, key_v;     /* for Ctrl-Shift-C / V */
+    struct gd_qube *qubes[GD_MAX_QUBES];
+    int nqubes;
+    int local_clipboard;            /* stand-in for clipboard-broker */
+    char clip[GUI_CLIPBOARD_MAX];   /* its one slot (one-shot) */
+    uint32_t clip_len;
+    char clip_source[NAME_MAX_LEN + 1];
+};
+
+/* ---- host.c ---- */
+int host_open(struct gd *d, const char *display);
+int host_create(struct gd *d, struct gd_qube *q, struct gd_window *w);
+void host_destroy(struct gd *d, struct gd_window *w);
+void host_configure(struct gd *d, struct gd_window *w);
+void host_set_title(struct gd *d, struct gd_qube *q, struct gd_window *w);
+void host_map(struct gd *d, struct gd_window *w, int map);
+/* Attaches FD (consumed) read-only as W's buffer; replaces the old one. */
+int host_attach(struct gd *d, struct gd_window *w, int fd);
+void host_detach(struct gd *d, struct gd_window *w);
+/* Paints R (buffer coordinates, already clamped) into the content. */
+void host_paint(struct gd *d, struct gd_window *w, const struct gui_rect *r);
+/* Handles every pending X event.  Returns -1 when the display is gone. */
+int host_events(struct gd *d);
+uint32_t host_label_colour(const char *label);
+
+/* ---- qube.c ---- */
+struct gd_qube *qube_new(const char *name, int qid, uint32_t colour);
+/* (Re)offers the channel; 0 or -1. */
+int qube_listen(struct gd_qube *q);
+/* The fd to poll, or -1 while reads are paused (rate limit). */
+int qube_poll_fd(struct gd_qube *q, long now_sec);
+/* 1 when frames already read wait for the rate limit to lift. */
+int qube_has_backlog(struct gd_qube *q, long now_sec);
+/* Handles what the channel has. */
+void qube_input(struct gd *d, struct gd_qube *q, long now_sec);
+/* Drops the agent: windows, buffers, channel; offers a fresh channel. */
+void qube_reset(struct gd *d, struct gd_qube *q);
+/* Sends one frame to the agent (dropped when the ring is full). */
+void qube_send(struct gd_qube *q, uint32_t type, uint32_t window,
+               const void *payload, uint32_t len);
+/* The window whose host id is HOST, with its qube. */
+struct gd_window *qube_find_host(struct gd *d, xcb_window_t host,
+                                 struct gd_qube **q);
+/* Seams for the clipboard (README.md): Ctrl-Shift-C / Ctrl-Shift-V. */
+void qube_clipboard_copy(struct gd *d, struct gd_qube *q);
+void qube_clipboard_paste(struct gd *d, struct gd_qube *q);
+
+#endif
