@@ -18,7 +18,8 @@
  * by casting a pointer into the buffer).  Each side's FIRST frame is
  * GUEST_MSG_HELLO, on both kinds of channel and in both directions; a side
  * sends its hello as soon as the channel is connected, without waiting for
- * the peer's, and processes nothing before the peer's hello.
+ * the peer's, and may queue further frames behind it; a receiver processes
+ * nothing before the peer's hello.
  *
  * Trust: dom0 trusts nothing a qube sends; the agent trusts dom0 (the
  * control channel) and nothing else (the exec client may be another qube).
@@ -103,9 +104,12 @@ enum guest_msg_type {
      *                    strings end exactly at the end of the payload */
     GUEST_MSG_EXEC = 0x0200,
 
-    /* agent -> dom0: the exec channel is offered and the command was
-     * forked.  Payload (8 bytes): u32 request_id, u32 pid (in the qube,
-     * informational). */
+    /* agent -> dom0: the exec channel is offered (its rendezvous exists:
+     * the client may connect now) and the command is being started; it
+     * does not wait for the client, whose HELLO must come within 10 s or
+     * the command's process group gets SIGHUP.  Payload (8 bytes):
+     * u32 request_id, u32 pid (of the agent's session process in the
+     * qube; informational). */
     GUEST_MSG_EXEC_STARTED = 0x0201,
 
     /* agent -> dom0: EXEC refused or failed before the fork.
