@@ -329,12 +329,18 @@ static int wait_exec(int sock, char *err, size_t errlen)
     struct pollfd p = {.fd = sock, .events = POLLIN};
     char msg[256];
     ssize_t n;
+    int rc;
 
-    if (poll(&p, 1, SETUP_TIMEOUT_MS) <= 0) {
+    /* The spawner reaps other qubes' inits on SIGCHLD: poll again when
+     * interrupted (SA_RESTART does not restart poll). */
+    while ((rc = poll(&p, 1, SETUP_TIMEOUT_MS)) < 0 && errno == EINTR)
+        ;
+    if (rc <= 0) {
         snprintf(err, errlen, "qube setup timed out");
         return -1;
     }
-    n = read(sock, msg, sizeof(msg) - 1);
+    while ((n = read(sock, msg, sizeof(msg) - 1)) < 0 && errno == EINTR)
+        ;
     if (n == 0)
         return 0;
     msg[n > 0 ? n : 0] = '\0';
