@@ -327,8 +327,9 @@ static int ring_at(struct shm_chan *c, int writer, uint32_t need)
 }
 
 /* The spin budget adapts, like an adaptive mutex: a spin that ends with
- * the ring ready doubles it (up to BULKHEAD_VCHAN_SPIN_US), one that times
- * out halves it (down to SPIN_MIN_NS).  On an idle machine the peer runs
+ * the ring ready after T ns raises it to at least 2T (up to
+ * BULKHEAD_VCHAN_SPIN_US), one that times out halves it (down to
+ * SPIN_MIN_NS).  On an idle machine the peer runs
  * on the other core and spins succeed: no system calls at all.  On an
  * overloaded one the peer often waits for our very core, so spinning
  * would only delay it: the budget collapses and we sleep at once.  Every
@@ -349,8 +350,11 @@ static int spin(struct shm_chan *c, int writer, uint32_t need)
     t0 = now_ns();
     for (unsigned i = 1;; i++) {
         if (ring_at(c, writer, need)) {
+            long want = 2 * (now_ns() - t0) + SPIN_MIN_NS;
+
             c->st.spins_ok++;
-            c->spin_budget = c->spin_budget * 2 > max ? max : c->spin_budget * 2;
+            if (want > c->spin_budget)
+                c->spin_budget = want > max ? max : want;
             return 1;
         }
         if ((i & 31) == 0) {
