@@ -18,6 +18,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -280,15 +281,90 @@ int sandbox_ns_from_name(const char *name)
         return -1;                                                             \
     } while (0)
 
+/* Kernels before 5.12 have no mount_setattr(): remount every mount of our
+ * namespace read-only one by one (MS_REMOUNT|MS_BIND keeps the superblock
+ * alone), keeping its nosuid/nodev/noexec flags, which a bind remount would
+ * otherwise clear.  RDONLY true: make read-only; false: writable again. */
+static int remount_one(const char *mp, bool rdonly)
+{
+    unsigned long fl = MS_REMOUNT | MS_BIND | (rdonly ? MS_RDONLY : 0);
+    struct statvfs sv;
+
+    if (statvfs(mp, &sv) < 0)
+        return errno == ENOENT || errno == EACCES ? 0 : -1;
+    if (sv.f_flag & ST_NOSUID)
+        fl |= MS_NOSUID;
+    if (sv.f_flag & ST_NODEV)
+        fl |= MS_NODEV;
+    if (sv.f_flag & ST_NOEXEC)
+        fl |= MS_NOEXEC;
+    if (sv.f_flag & ST_NOATIME)
+        fl |= MS_NOATIME;
+    if (sv.f_flag & ST_NODIRATIME)
+        fl |= MS_NODIRATIME;
+    if (sv.f_flag & ST_RELATIME)
+        fl |= MS_RELATIME;
+    return mount(NULL, mp, NULL, fl, NULL);
+}
+
+/* /proc/self/mountinfo field 5 is the mount point, octal-escaped. */
+static void unescape_mountpoint(char *s)
+{
+    char *out = s;
+
+    for (; *s; s++) {
+        if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] && s[3]) {
+            *out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+            s += 3;
+        } else
+            *out++ = *s;
+    }
+    *out = '\0';
+}
+
+static int readonly_all_legacy(void)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    char line[4096], mp[4096];
+    int rc = 0;
+
+    if (!f)
+        return -1;
+    while (rc == 0 && fgets(line, sizeof(line), f))
+        if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1) {
+            unescape_mountpoint(mp);
+            rc = remount_one(mp, true);
+        }
+    fclose(f);
+    return rc;
+}
+
+static bool legacy_mounts(void)
+{
+    const char *v = getenv("BULKHEAD_SANDBOX_LEGACY_MOUNT"); /* tests */
+
+    return v && !strcmp(v, "1");
+}
+
+static int set_readonly(const char *path, bool rdonly)
+{
+    struct mount_attr a = {.attr_set = rdonly ? MOUNT_ATTR_RDONLY : 0,
+                           .attr_clr = rdonly ? 0 : MOUNT_ATTR_RDONLY};
+
+    if (!legacy_mounts() &&
+        mount_setattr(AT_FDCWD, path, AT_RECURSIVE, &a, sizeof(a)) == 0)
+        return 0;
+    if (!legacy_mounts() && errno != ENOSYS)
+        return -1;
+    return rdonly ? readonly_all_legacy() : remount_one(path, false);
+}
+
 /* A private mount namespace in which everything is read-only except the
  * writable paths: each becomes its own bind mount, the whole tree is made
  * read-only recursively, then the bind mounts are made writable again. */
 static int readonly_view(const struct sandbox_creds *c, char *err,
                          size_t errlen)
 {
-    struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
-    struct mount_attr rw = {.attr_clr = MOUNT_ATTR_RDONLY};
-
     if (unshare(CLONE_NEWNS) < 0)
         FAIL("unshare(CLONE_NEWNS)");
     /* Our mounts must not propagate back to the host. */
@@ -298,11 +374,10 @@ static int readonly_view(const struct sandbox_creds *c, char *err,
         if (mount(c->writable[i], c->writable[i], NULL, MS_BIND | MS_REC,
                   NULL) < 0)
             FAIL("bind %s", c->writable[i]);
-    if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof(ro)) < 0)
+    if (set_readonly("/", true) < 0)
         FAIL("make / read-only");
     for (int i = 0; i < c->nwritable; i++)
-        if (mount_setattr(AT_FDCWD, c->writable[i], AT_RECURSIVE, &rw,
-                          sizeof(rw)) < 0)
+        if (set_readonly(c->writable[i], false) < 0)
             FAIL("make %s writable", c->writable[i]);
     return 0;
 }

@@ -180,7 +180,7 @@ Test(sandbox, drop_privs_keeps_listed_caps_across_exec)
     cr_assert(strstr(out, "NoNewPrivs:\t1"));
 }
 
-Test(sandbox, drop_privs_readonly_mount_view)
+static void readonly_view_test(void)
 {
     int status;
 
@@ -231,4 +231,17 @@ Test(sandbox, print_has_no_duplicates)
     first = strstr(buf, "futex\n");
     cr_assert_null(strstr(first + 1, "futex\n"));
     free(buf);
+}
+
+Test(sandbox, drop_privs_readonly_mount_view)
+{
+    readonly_view_test();
+}
+
+/* The path for kernels without mount_setattr (before 5.12). */
+Test(sandbox, drop_privs_readonly_mount_view_legacy)
+{
+    setenv("BULKHEAD_SANDBOX_LEGACY_MOUNT", "1", 1);
+    readonly_view_test();
+    unsetenv("BULKHEAD_SANDBOX_LEGACY_MOUNT");
 }
