@@ -362,14 +362,40 @@ static int shutdown_one(const char *name, void *arg)
                   (int)((o->timeout ? o->timeout : 10) + 15) * 1000);
 }
 
+/* --all: every running qube but dom0, forced (their netvms go too). */
+static int shutdown_all(struct shutdown_opts *o)
+{
+    bus_msg m = BULKHEAD__ENVELOPE__INIT, *r;
+    Bulkhead__QubeList l = BULKHEAD__QUBE_LIST__INIT;
+    int rc;
+
+    m.body_case = BULKHEAD__ENVELOPE__BODY_QUBE_LIST;
+    m.qube_list = &l;
+    if ((rc = qube_call("shutdown", &m, &r, CLI_CALL_TIMEOUT_MS)))
+        return rc;
+    o->force = true;
+    for (size_t i = 0; i < r->qube_list_reply->n_qubes; i++) {
+        const Bulkhead__Qube *q = r->qube_list_reply->qubes[i];
+        if (strcmp(q->klass, "AdminVM") && strcmp(q->state, "Halted")) {
+            int one = shutdown_one(q->name, o);
+            rc = rc ? rc : one;
+        }
+    }
+    bus_free(r);
+    return rc;
+}
+
 int cmd_qube_shutdown(int argc, char **argv)
 {
     static const char u[] =
         "usage: bulkhead shutdown [--wait] [--force] [--timeout S] QUBE...\n"
+        "       bulkhead shutdown --all [--wait] [--timeout S]\n"
         "--wait     return once the qubes are halted\n"
+        "--all      every running qube (forced)\n"
         "--force    also when other qubes depend on them (netvm)\n"
         "--timeout  seconds before the qube is killed (default 10)\n";
     struct shutdown_opts o = {false, false, 0};
+    bool all = false;
 
     if (qube_help(argc, argv, u))
         return 0;
@@ -378,6 +404,8 @@ int cmd_qube_shutdown(int argc, char **argv)
             o.wait = true;
         else if (!strcmp(argv[i], "--force"))
             o.force = true;
+        else if (!strcmp(argv[i], "--all"))
+            all = true;
         else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
             o.timeout = (unsigned)atoi(argv[i + 1]);
             argv[i + 1] = "-";
@@ -385,5 +413,7 @@ int cmd_qube_shutdown(int argc, char **argv)
         } else if (argv[i][0] == '-' && argv[i][1])
             return usage_error(u);
     }
+    if (all)
+        return shutdown_all(&o);
     return each(argc, argv, u, shutdown_one, &o);
 }

@@ -241,8 +241,11 @@ bh service restart vm-manager >/dev/null
 check "an autostart qube starts with vm-manager" wait_for 15 is_state work Running
 check "the database file is human-readable" \
     grep -qx "label = blue" "$ROOT/var/lib/bulkhead/qubes/work.conf"
-bh kill work >/dev/null
-wait_for 10 is_state work Halted
+bh start netq >/dev/null
+check "shutdown --all --wait stops every qube" bh shutdown --all --wait
+check "  ... work Halted" is_state work Halted
+check "  ... netq Halted" is_state netq Halted
+check "  ... dom0 still Running" is_state dom0 Running
 
 # --- an agent that never says hello: start fails, nothing is left --------------
 printf '#!/bin/sh\nexec sleep 1000\n' >"$ROOT/bin/mute-agent"
