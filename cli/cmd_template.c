@@ -11,14 +11,21 @@
 #include "cmd_decls.h"
 #include "commands.h"
 
+#include "lib/atomicfile.h"
 #include "lib/names.h"
+#include "lib/paths.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #define INSTALL_TIMEOUT_MS (30 * 60 * 1000) /* debian-12 is slow */
 
@@ -112,6 +119,111 @@ static int install(const char *name, const char *flavour, const char *path)
     return 0;
 }
 
+/* ---- debian-12: debootstrap (minbase) run by the CLI, which is root and
+ * has the network; storage-manager then imports the tree like any other
+ * (it never runs debootstrap: that needs chroot, mounts and the network).
+ * The tree lives in $ROOT/var/tmp and is removed whatever happens; an
+ * interrupted install leaves no template (the import stages atomically).
+ * The agent needs no install inside: the ns backend binds it in. */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static int run_wait(char *const argv[], bool to_stderr)
+{
+    int status;
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        if (to_stderr)
+            dup2(2, 1);
+        execv(argv[0], argv);
+        fprintf(stderr, "bulkhead: cannot run %s: %s\n", argv[0],
+                strerror(errno));
+        _exit(127);
+    }
+    if (pid < 0)
+        return -1;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* debootstrap mounts proc/sys in the target; an interruption may leave
+ * them, and rm must not cross into them. */
+static void remove_tree(const char *dir)
+{
+    static const char *const mnts[] = {"root/proc", "root/sys",
+                                       "root/dev/pts", "root/dev"};
+    char path[PATH_MAX + 64];
+
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, mnts[i]);
+        umount2(path, MNT_DETACH);
+    }
+    char *const rm[] = {"/bin/rm", "-rf", "--one-file-system", (char *)dir,
+                        NULL};
+    run_wait(rm, false);
+}
+
+static int debootstrap(const char *dir)
+{
+    const char *mirror = getenv("BULKHEAD_DEBIAN_MIRROR");
+    char root[PATH_MAX + 64];
+    struct sigaction sa = {.sa_handler = on_interrupt};
+
+    if (!mirror || !*mirror)
+        mirror = "http://deb.debian.org/debian";
+    snprintf(root, sizeof(root), "%s/root", dir);
+    char *const argv[] = {"/usr/sbin/debootstrap", "--variant=minbase",
+                          "bookworm", root, (char *)mirror, NULL};
+    if (access(argv[0], X_OK) < 0) {
+        fprintf(stderr, "bulkhead: template: debian-12 needs debootstrap "
+                        "(apt-get install debootstrap)\n");
+        return -1;
+    }
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    fprintf(stderr, "debootstrap --variant=minbase bookworm (from %s): "
+                    "this takes minutes\n", mirror);
+    int rc = run_wait(argv, true);
+    if (interrupted) {
+        fprintf(stderr, "bulkhead: template: interrupted\n");
+        return -1;
+    }
+    if (rc < 0)
+        fprintf(stderr, "bulkhead: template: debootstrap failed\n");
+    return rc;
+}
+
+static int install_debian(const char *name)
+{
+    char base[PATH_MAX], dir[PATH_MAX + 32], root[PATH_MAX + 40];
+    int rc = EXIT_REFUSED;
+
+    if (paths_join(base, sizeof(base), "var/tmp") < 0 ||
+        mkdir_p(base, 0755) < 0) {
+        fprintf(stderr, "bulkhead: template: cannot make %s\n", base);
+        return EXIT_REFUSED;
+    }
+    snprintf(dir, sizeof(dir), "%s/bulkhead-debian.XXXXXX", base);
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "bulkhead: template: mkdtemp: %s\n", strerror(errno));
+        return EXIT_REFUSED;
+    }
+    snprintf(root, sizeof(root), "%s/root", dir);
+    if (debootstrap(dir) == 0 && !interrupted)
+        rc = install(name, "debian-12", root);
+    remove_tree(dir);
+    return interrupted ? 130 : rc;
+}
+
 static int cmd_install(int argc, char **argv)
 {
     const char *name = NULL;
@@ -134,6 +246,8 @@ static int cmd_install(int argc, char **argv)
                 name);
         return EXIT_USAGE;
     }
+    if (!strcmp(argv[0], "debian-12"))
+        return install_debian(name);
     return install(name, argv[0], NULL);
 }
 

@@ -29,13 +29,14 @@ static int stage(const Bulkhead__TemplateInstall *t, struct dov_err *e)
 {
     struct dov_pool *p = handlers_pool();
 
-    if (t->source_path[0])
-        return tpl_stage_import(p, t->name, t->source_path, e);
+    if (t->source_path[0]) /* import, or a tree the CLI debootstrapped */
+        return tpl_stage_import(p, t->name, t->source_path,
+                                t->flavour[0] ? t->flavour : "import", e);
     if (!strcmp(t->flavour, "minimal"))
         return tpl_stage_minimal(p, t->name, NULL, e);
     if (!strcmp(t->flavour, "debian-12"))
-        return dov_fail(e, DOV_FAILED, "debian-12 is not available in this "
-                        "build (debootstrap install not implemented)");
+        return dov_fail(e, DOV_BAD, "debian-12 needs the tree the CLI "
+                        "builds with debootstrap (source_path)");
     return dov_fail(e, DOV_BAD, "unknown template flavour '%s'", t->flavour);
 }
 

@@ -149,12 +149,27 @@ int layer_remove_path(const char *path)
     return layer_remove_tree(AT_FDCWD, path);
 }
 
-/* Copies xattrs of SRCFD to DSTFD, except overlayfs' own markers. */
+/* Removes from DSTFD the xattrs SRCFD lacks (a merged directory whose
+ * xattr the qube removed). */
+static void drop_stale_xattrs(int srcfd, int dstfd)
+{
+    char list[8192];
+    ssize_t n = flistxattr(dstfd, list, sizeof(list));
+
+    for (char *k = list; n > 0 && k < list + n; k += strlen(k) + 1)
+        if (!is_overlay_xattr(k) && fgetxattr(srcfd, k, NULL, 0) < 0 &&
+            errno == ENODATA)
+            (void)fremovexattr(dstfd, k);
+}
+
+/* Makes the xattrs of DSTFD those of SRCFD, except overlayfs' own
+ * markers. */
 static int copy_xattrs(int srcfd, int dstfd)
 {
     char list[8192], val[65536];
     ssize_t n = flistxattr(srcfd, list, sizeof(list));
 
+    drop_stale_xattrs(srcfd, dstfd);
     if (n < 0)
         return errno == ENOTSUP ? 0 : -1;
     for (char *k = list; k < list + n; k += strlen(k) + 1) {

@@ -20,7 +20,7 @@ static const char *const storage_syscalls[] = {
     "fchown", "fchownat", "chown", "lchown", "fchmod", "fchmodat", "chmod",
     "utimensat", "umask", "flistxattr", "fgetxattr", "fsetxattr",
     "llistxattr", "lgetxattr", "lsetxattr", "listxattr", "getxattr",
-    "setxattr",
+    "setxattr", "fremovexattr", "removexattr", "lremovexattr",
     /* Durability: manifests (write temp, fsync, rename, fsync dir) and
      * syncfs of the pool before a manifest names a new layer */
     "fsync", "fdatasync", "syncfs",

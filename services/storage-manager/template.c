@@ -341,7 +341,7 @@ static int import_into(int rootfd, const char *root, const char *path,
 }
 
 int tpl_stage_import(struct dov_pool *p, const char *name, const char *path,
-                     struct dov_err *e)
+                     const char *flavour, struct dov_err *e)
 {
     char tmp[PATH_MAX - 8], done[PATH_MAX], root[PATH_MAX];
     int fd, rc = -1;
@@ -362,7 +362,9 @@ int tpl_stage_import(struct dov_pool *p, const char *name, const char *path,
         layer_remove_path(tmp);
         return -1;
     }
-    return stage_commit(p, tmp, done, "import", e);
+    return stage_commit(p, tmp, done,
+                        flavour && name_is_valid(flavour) ? flavour : "import",
+                        e);
 }
 
 int tpl_staged(struct dov_pool *p, const char *name, char *root, size_t len,

@@ -24,9 +24,10 @@
 int tpl_stage_minimal(struct dov_pool *p, const char *name,
                       const char *busybox, struct dov_err *e);
 /* Imports a root filesystem directory or tarball (tar -x in a child with
- * a read-only view of everything but the staging tree). */
+ * a read-only view of everything but the staging tree).  FLAVOUR is
+ * recorded ("import", or "debian-12" for a tree the CLI debootstrapped). */
 int tpl_stage_import(struct dov_pool *p, const char *name, const char *path,
-                     struct dov_err *e);
+                     const char *flavour, struct dov_err *e);
 /* Is a complete staged root waiting for NAME?  Fills ROOT (its path) and
  * FLAVOUR (MF_NAME bytes). */
 int tpl_staged(struct dov_pool *p, const char *name, char *root, size_t len,

@@ -50,13 +50,16 @@ static const char *const base_cmd =
     "mkdir -p d/sub e keep && echo a > a && echo x > d/x && "
     "echo y > d/sub/y && echo z > e/z && echo k > keep/k && "
     "ln -s a link && ln a hard && mkfifo fifo && chmod 640 a && "
-    "chown 1000:1000 e/z";
+    "chown 1000:1000 e/z && "
+    "python3 -c \"import os; os.setxattr('keep', 'user.tag', b'x'); "
+    "os.setxattr('e', 'user.t2', b'y')\"";
 static const char *const change_cmds[] = {
     /* whiteouts of a file and a whole dir, an opaque dir replacing one */
     "rm a && rm -r d && mkdir d && echo new > d/new && echo z2 > e/z",
     /* a file replacing a dir, a dir replacing a file, metadata only */
     "rm -r keep && echo f > keep && rm link && mkdir link && "
-    "chmod 700 e && chown 1000:1000 hard && touch -d @1000 d/new",
+    "chmod 700 e && chown 1000:1000 hard && touch -d @1000 d/new && "
+    "python3 -c \"import os; os.removexattr('e', 'user.t2')\"",
     /* opaque dir inside a merged dir, delete of a whiteout-hidden name */
     "rm -r e && mkdir e && echo again > a && rm fifo && mkdir -p e/q/r",
 };

@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "services/storage-manager/layer.h"
@@ -132,6 +133,30 @@ static uint64_t file_hash(int dirfd, const char *name)
     return h;
 }
 
+/* Appends " user.NAME=VALUE" for each user xattr (not overlay's). */
+static void add_xattrs(int dirfd, const char *name, char *out, size_t len)
+{
+    char path[PATH_MAX], list[4096], val[256];
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name);
+    n = llistxattr(path, list, sizeof(list));
+    for (char *k = list; n > 0 && k < list + n; k += strlen(k) + 1) {
+        ssize_t vn;
+        if (strncmp(k, "user.", 5) || !strncmp(k, "user.overlay.", 13))
+            continue;
+        vn = lgetxattr(path, k, val, sizeof(val) - 1);
+        val[vn < 0 ? 0 : vn] = 0;
+        size_t off = strlen(out);
+        if (off + strlen(k) + strlen(val) + 3 < len) {
+            out[off++] = ' ';
+            strcpy(out + off, k);
+            strcat(out + off, "=");
+            strcat(out + off, val);
+        }
+    }
+}
+
 static void walk(int fd, const char *rel, struct lines *l)
 {
     DIR *d = fdopendir(dup(fd));
@@ -157,6 +182,8 @@ static void walk(int fd, const char *rel, struct lines *l)
         } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
             snprintf(extra, sizeof(extra), "dev=%u,%u", major(st.st_rdev),
                      minor(st.st_rdev));
+        if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))
+            add_xattrs(fd, e->d_name, extra, sizeof(extra));
         cr_assert(asprintf(&line, "%s mode=%o uid=%u gid=%u %s", path,
                            st.st_mode, st.st_uid, st.st_gid, extra) > 0);
         add_line(l, line);
