@@ -93,7 +93,11 @@ check "event reaches the admin events socket" \
     grep -q "got ping from bus-echo" "$ROOT/ev.admin"
 
 # --- queueing while the destination is down, then delivery ---
+# (give nanomsg a moment to see the disconnect: a frame sent in the very
+# instant a peer dies can vanish in the dead pipe -- the caller then gets
+# DEADLINE and a retry delivers it, see the fault suite)
 kill -TERM "$ECHO_PID"; wait "$ECHO_PID" 2>/dev/null
+sleep 0.3
 call bus-echo --timeout 5000 >"$ROOT/queued.out" &
 Q=$!
 sleep 0.5
