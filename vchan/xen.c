@@ -84,12 +84,14 @@ static const struct vchan_ops xen_ops = {
     .close = xen_close,
 };
 
-/* libxenvchan needs these device nodes; say which one is missing rather
- * than let it fail somewhere deep with a confusing message. */
-static int xen_present(void)
+/* libxenvchan needs these device nodes (a server shares pages with
+ * gntalloc, a client maps them with gntdev; both use event channels); say
+ * which one is missing rather than let it fail deep inside with a
+ * confusing message.  privcmd is not needed: a domU often lacks it. */
+static int xen_present(int server)
 {
-    static const char *const nodes[] = {
-        "/dev/xen/privcmd", "/dev/xen/evtchn", "/dev/xen/gntdev",
+    const char *nodes[] = {
+        "/dev/xen/evtchn", server ? "/dev/xen/gntalloc" : "/dev/xen/gntdev",
     };
 
     for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
@@ -126,7 +128,7 @@ struct vchan *vchan_xen_server(int own, int peer, int port, size_t read_min,
     char path[64];
 
     (void)own;
-    if (!xen_present())
+    if (!xen_present(1))
         return NULL;
     snprintf(path, sizeof(path), "data/vchan/%d/%d", peer, port);
     return wrap(libxenvchan_server_init(NULL, peer, path, read_min,
@@ -137,7 +139,7 @@ struct vchan *vchan_xen_client(int own, int server, int port)
 {
     char path[96];
 
-    if (!xen_present())
+    if (!xen_present(0))
         return NULL;
     snprintf(path, sizeof(path), "/local/domain/%d/data/vchan/%d/%d",
              server, own, port);
