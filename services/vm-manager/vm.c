@@ -411,6 +411,24 @@ static int spawn(struct vm *vm, struct qube *q, const bus_msg *prep,
     return q->rt->ops->start(&s, &q->rt->br, err, errlen);
 }
 
+/* As Qubes: a qube's netvm (and its netvm, ...) starts with it.  The
+ * netvm is not waited for; net-manager links them once both run.  The
+ * chain is finite: qubedb refuses netvm loops. */
+static int start_netvm(struct vm *vm, struct qube *q, int *code, char *err,
+                       size_t errlen)
+{
+    char v[VALUE_MAX], e[400];
+    struct qube *n;
+
+    qubedb_ref(&vm->db, q, P_NETVM, v, sizeof(v));
+    if (!*v || !(n = qubedb_find(&vm->db, v)) || n->state != QS_HALTED)
+        return 0;
+    log_info("%s: starting its netvm %s", q->name, n->name);
+    if (vm_start(vm, n, NULL, code, e, sizeof(e)) < 0)
+        FAIL(*code, "%s: netvm %s", q->name, e);
+    return 0;
+}
+
 int vm_start(struct vm *vm, struct qube *q, bus_msg *req, int *code,
              char *err, size_t errlen)
 {
@@ -429,6 +447,8 @@ int vm_start(struct vm *vm, struct qube *q, bus_msg *req, int *code,
     if (!(rt->ops = backend_get(mode)))
         FAIL(BULKHEAD__ERROR__CODE__BAD_REQUEST, "%s: no %s backend",
              q->name, mode);
+    if (start_netvm(vm, q, code, err, errlen) < 0)
+        return -1;
     rt->fail[0] = '\0';
     rt->t_start = bus_now_us();
     vm_step(vm, q, QI_START);

@@ -230,6 +230,10 @@ bh start netq >/dev/null
 bh start work >/dev/null 2>&1
 check_fails "shutdown of a netvm in use is refused" bh shutdown --wait netq
 check "shutdown --force stops it" bh shutdown --wait --force netq
+bh shutdown --wait work >/dev/null
+check "starting work starts its netvm netq too" bh start work
+check "  ... netq is up" wait_for 10 is_state netq Running
+bh shutdown --wait --force netq >/dev/null
 check "prefs --default puts netvm back" bh prefs work netvm --default
 check "default netvm is none without sys-firewall" \
     [ "$(bh prefs work netvm)" = none ]
