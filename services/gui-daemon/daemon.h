@@ -25,6 +25,7 @@ struct gd_window {
     xcb_window_t host;              /* ours */
     uint32_t w, h;                  /* the guest window's size */
     struct gui_rect vis;            /* trusted content rectangle on screen */
+    uint32_t colour;                /* its qube's label */
     int override_redirect;          /* as shown (0 once demoted) */
     int mapped;
     xcb_shm_seg_t seg;              /* 0: no buffer yet */

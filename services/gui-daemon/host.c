@@ -148,6 +148,7 @@ int host_create(struct gd *d, struct gd_qube *q, struct gd_window *w)
     int n;
 
     w->host = xcb_generate_id(d->c);
+    w->colour = q->colour;
     xcb_create_window(d->c, XCB_COPY_FROM_PARENT, w->host, d->screen->root,
                       (int16_t)(w->vis.x - GUI_BORDER),
                       (int16_t)(w->vis.y - GUI_TITLEBAR),
@@ -203,6 +204,7 @@ static void draw_title(struct gd *d, struct gd_window *w)
         text[n++] = (*s & 0x80) ? '?' : *s;
     xcb_clear_area(d->c, 0, w->host, 0, 0, (uint16_t)(w->vis.w +
                    2 * GUI_BORDER), GUI_TITLEBAR);
+    xcb_change_gc(d->c, d->text_gc, XCB_GC_BACKGROUND, &w->colour);
     xcb_image_text_8(d->c, (uint8_t)n, w->host, d->text_gc, GUI_BORDER + 2,
                      GUI_TITLEBAR - 6, text);
 }
