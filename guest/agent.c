@@ -25,6 +25,8 @@ void agent_init(struct agent *a, const char *qube, const char *etc_root)
 {
     memset(a, 0, sizeof(*a));
     a->qube = qube;
+    snprintf(a->qube_env, sizeof(a->qube_env), "BULKHEAD_QUBE=%s",
+             qube ? qube : "");
     a->etc_root = etc_root;
     a->spawn = agent_spawn_session;
     a->rd = malloc(sizeof(*a->rd));
@@ -49,15 +51,6 @@ void agent_detach(struct agent *a)
     a->ctl = NULL;
 }
 
-void agent_session_gone(struct agent *a, pid_t pid)
-{
-    for (int i = 0; i < a->nsessions; i++)
-        if (a->sessions[i] == pid) {
-            a->sessions[i] = a->sessions[--a->nsessions];
-            return;
-        }
-}
-
 static void reply(struct agent *a, const uint8_t *frame, size_t len)
 {
     if (gchan_queue(a->ctl, frame, len) < 0)
@@ -66,71 +59,95 @@ static void reply(struct agent *a, const uint8_t *frame, size_t len)
 
 /* ---- EXEC ---------------------------------------------------------------- */
 
-/* In the session process: offer the channel, tell the agent, serve. */
-static void session_child(struct agent *a, const struct guest_exec *e,
-                          const struct passwd_entry *pw, int report)
-{
-    char qenv[64 + NAME_MAX];
-    char *env[] = {qenv, NULL};
-    struct exec_spec spec = {pw, e->argv, env, AGENT_CONNECT_TIMEOUT_MS};
-    struct vchan *v;
-    struct gchan *c;
-    sigset_t none;
-    int err = 0;
-
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    snprintf(qenv, sizeof(qenv), "BULKHEAD_QUBE=%s", a->qube ? a->qube : "");
-    v = vchan_server_init((int)e->peer_domain, (int)e->port,
-                          GUEST_EXEC_RING, GUEST_EXEC_RING);
-    if (!v)
-        err = errno ? errno : EIO;
-    if (write(report, &err, sizeof(err)) != sizeof(err) || !v)
-        _exit(1);
-    close(report);
-    if (!(c = gchan_from_vchan(v, AGENT_OUT_CAP)))
-        _exit(1);
-    exec_session_run(c, &spec);
-    gchan_close(c);
-    _exit(0);
-}
-
-static int read_report(int fd, int *err)
-{
-    struct pollfd p = {fd, POLLIN, 0};
-
-    if (poll(&p, 1, 5000) <= 0)
-        return -1;
-    return read(fd, err, sizeof(*err)) == sizeof(*err) ? 0 : -1;
-}
-
 pid_t agent_spawn_session(struct agent *a, const struct guest_exec *e,
-                          const struct passwd_entry *pw, uint32_t *err,
+                          const struct passwd_entry *pw,
+                          struct agent_session *out, uint32_t *err,
                           char *msg, size_t msglen)
 {
-    int p[2], child_err = 0;
-    pid_t pid;
+    char *env[] = {a->qube_env, NULL};
+    struct exec_spec spec = {pw, e->argv, env, AGENT_CONNECT_TIMEOUT_MS};
+    struct vchan *v;
 
-    if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
-        *err = GUEST_EXEC_EFORK;
-        snprintf(msg, msglen, "fork: %s", strerror(errno));
-        return -1;
-    }
-    if (pid == 0) {
-        close(p[0]);
-        session_child(a, e, pw, p[1]);
-    }
-    close(p[1]);
-    if (read_report(p[0], &child_err) < 0 || child_err) {
-        close(p[0]);
-        kill(pid, SIGKILL);
+    v = vchan_server_init((int)e->peer_domain, (int)e->port, GUEST_EXEC_RING,
+                          GUEST_EXEC_RING);
+    if (!v || !(out->c = gchan_from_vchan(v, AGENT_OUT_CAP))) {
         *err = GUEST_EXEC_ECHANNEL;
         snprintf(msg, msglen, "cannot offer the exec channel on port %u: %s",
-                 e->port, strerror(child_err ? child_err : EIO));
+                 e->port, strerror(errno ? errno : EIO));
+        vchan_close(v);
         return -1;
     }
-    close(p[0]);
-    return pid;
+    if (!(out->s = exec_session_start(out->c, &spec))) {
+        *err = GUEST_EXEC_EFORK;
+        snprintf(msg, msglen, "cannot start the command: %s",
+                 strerror(errno));
+        gchan_close(out->c);
+        return -1;
+    }
+    return exec_session_pid(out->s);
+}
+
+/* ---- sessions in the loop ------------------------------------------------ */
+
+static void session_remove(struct agent *a, int i)
+{
+    struct agent_session *as = &a->sessions[i];
+
+    if (as->s)
+        exec_session_end(as->s);
+    gchan_close(as->c);
+    a->sessions[i] = a->sessions[--a->nsessions];
+}
+
+void agent_child_exited(struct agent *a, pid_t pid, int wstatus)
+{
+    for (int i = 0; i < a->nsessions; i++)
+        if (a->sessions[i].pid == pid) {
+            if (a->sessions[i].s)
+                exec_session_reaped(a->sessions[i].s, wstatus);
+            else
+                session_remove(a, i); /* a stub's entry: nothing to pump */
+            return;
+        }
+}
+
+int agent_sessions_poll(struct agent *a, struct pollfd *p, int *timeout)
+{
+    int n = 0;
+
+    for (int i = 0; i < a->nsessions; i++) {
+        int k = 0;
+        if (a->sessions[i].s)
+            k = exec_session_poll(a->sessions[i].s, p + n, timeout);
+        /* Unused slots keep the layout fixed: session i owns
+         * p[i * EXEC_SESSION_MAX_FDS ...]. */
+        for (; k < EXEC_SESSION_MAX_FDS; k++)
+            p[n + k] = (struct pollfd){-1, 0, 0};
+        n += EXEC_SESSION_MAX_FDS;
+    }
+    return n;
+}
+
+void agent_sessions_step(struct agent *a, const struct pollfd *p,
+                         int npolled)
+{
+    /* Only the sessions that were polled: one started since (an EXEC
+     * handled after the poll) has no entries in P yet.  Backwards:
+     * session_remove moves the last entry into slot i, which is either
+     * handled already or not polled yet. */
+    if (npolled > a->nsessions)
+        npolled = a->nsessions;
+    for (int i = npolled - 1; i >= 0; i--)
+        if (a->sessions[i].s &&
+            !exec_session_step(a->sessions[i].s,
+                               p + i * EXEC_SESSION_MAX_FDS))
+            session_remove(a, i);
+}
+
+void agent_sessions_end_all(struct agent *a)
+{
+    while (a->nsessions > 0)
+        session_remove(a, a->nsessions - 1);
 }
 
 static void exec_failed(struct agent *a, uint32_t id, uint32_t err,
@@ -163,10 +180,12 @@ static void handle_exec(struct agent *a, const struct guest_frame *f)
     else if (passwd_lookup(a->etc_root, e.user, &pw) < 0) {
         snprintf(msg, sizeof(msg), "no user '%s' in this qube", e.user);
         exec_failed(a, e.request_id, GUEST_EXEC_ENOUSER, msg);
-    } else if ((pid = a->spawn(a, &e, &pw, &err, msg, sizeof(msg))) < 0)
+    } else if ((pid = a->spawn(a, &e, &pw,
+                               &a->sessions[a->nsessions], &err, msg,
+                               sizeof(msg))) < 0)
         exec_failed(a, e.request_id, err, msg);
     else {
-        a->sessions[a->nsessions++] = pid;
+        a->sessions[a->nsessions++].pid = pid;
         reply(a, frame, guest_encode_u32x2(frame, GUEST_MSG_EXEC_STARTED,
                                            e.request_id, (uint32_t)pid));
     }

@@ -1,10 +1,12 @@
 /* bulkhead-agent: the process every qube runs as pid 1.  See
- * guest/README.md.  Split into the control-channel logic (agent.c: HELLO,
- * EXEC, SHUTDOWN, PING over a gchan) and the init duties (agent_main.c:
- * signals, reaping, shutdown, reconnecting). */
+ * guest/README.md.  Split into the control-channel logic and the sessions
+ * (agent.c: HELLO, EXEC, SHUTDOWN, PING over a gchan; one exec_session per
+ * command) and the init duties (agent_main.c: the poll loop, signals,
+ * reaping, shutdown, reconnecting). */
 #ifndef BULKHEAD_GUEST_AGENT_H
 #define BULKHEAD_GUEST_AGENT_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -17,13 +19,22 @@
 #define AGENT_CONNECT_TIMEOUT_MS 10000
 
 struct agent;
+struct exec_session;
 
-/* How an EXEC becomes a running session: the default forks a process that
- * offers the exec vchan and runs exec_session_run(); tests may replace
- * it.  Returns the session's pid, or -1 with *ERR (GUEST_EXEC_E*) and a
- * message in MSG. */
+/* One running command: its exec channel and session (exec.h). */
+struct agent_session {
+    pid_t pid;                  /* the command (its process group) */
+    struct exec_session *s;     /* NULL for a test stub's entries */
+    struct gchan *c;
+};
+
+/* How an EXEC becomes a running session: the default offers the exec
+ * vchan and starts the session in this process; tests may replace it.
+ * Fills *OUT and returns the command's pid, or -1 with *ERR
+ * (GUEST_EXEC_E*) and a message in MSG. */
 typedef pid_t (*agent_spawn_fn)(struct agent *a, const struct guest_exec *e,
-                                const struct passwd_entry *pw, uint32_t *err,
+                                const struct passwd_entry *pw,
+                                struct agent_session *out, uint32_t *err,
                                 char *msg, size_t msglen);
 
 struct agent {
@@ -33,9 +44,10 @@ struct agent {
     bool hello_in;
     bool shutdown_requested;
     const char *qube;           /* BULKHEAD_QUBE, for the commands' env */
+    char qube_env[96];          /* "BULKHEAD_QUBE=..." */
     const char *etc_root;       /* "" in a qube: where etc/passwd lives */
     agent_spawn_fn spawn;
-    pid_t sessions[AGENT_MAX_SESSIONS];
+    struct agent_session sessions[AGENT_MAX_SESSIONS];
     int nsessions;
 };
 
@@ -48,12 +60,24 @@ void agent_detach(struct agent *a);
  * when the channel is gone or broken (the caller detaches and
  * reconnects). */
 int agent_service(struct agent *a);
-/* A session process ended (from the reaper). */
-void agent_session_gone(struct agent *a, pid_t pid);
+/* A child was reaped (waitpid(-1) in the init loop): if it was a
+ * session's command, the session learns its status. */
+void agent_child_exited(struct agent *a, pid_t pid, int wstatus);
 
-/* The default spawn: fork, offer the vchan, report through a pipe. */
+/* The sessions in the poll loop: fills P (room for nsessions *
+ * EXEC_SESSION_MAX_FDS), lowering *TIMEOUT; returns the entries used.
+ * Then steps the NPOLLED sessions that were polled (nsessions at poll
+ * time) with the same P and ends those that finished. */
+int agent_sessions_poll(struct agent *a, struct pollfd *p, int *timeout);
+void agent_sessions_step(struct agent *a, const struct pollfd *p,
+                         int npolled);
+/* Ends every session at once (shutdown). */
+void agent_sessions_end_all(struct agent *a);
+
+/* The default spawn: the exec vchan and the session, in this process. */
 pid_t agent_spawn_session(struct agent *a, const struct guest_exec *e,
-                          const struct passwd_entry *pw, uint32_t *err,
+                          const struct passwd_entry *pw,
+                          struct agent_session *out, uint32_t *err,
                           char *msg, size_t msglen);
 
 #endif

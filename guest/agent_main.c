@@ -4,6 +4,7 @@
  * from the backend).  Signals are taken through a signalfd so the one
  * poll loop sees them with the control channel. */
 #include "guest/agent.h"
+#include "guest/exec.h"
 
 #include "lib/log.h"
 #include "lib/paths.h"
@@ -55,7 +56,7 @@ static void reap(struct agent *a)
     int st;
 
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-        agent_session_gone(a, pid);
+        agent_child_exited(a, pid, st);
 }
 
 /* Drains the signalfd; returns true when a termination was asked for. */
@@ -84,7 +85,7 @@ static uint64_t now_ms(void)
 
 /* Everything else in the qube dies: TERM, a grace period, KILL.  As pid 1
  * kill(-1) reaches every process of the namespace; outside one (tests,
- * debugging) only our own sessions are signalled. */
+ * debugging) only our commands' process groups are signalled. */
 static void kill_all(struct agent *a, int sig)
 {
     if (is_pid1) {
@@ -92,7 +93,7 @@ static void kill_all(struct agent *a, int sig)
         return;
     }
     for (int i = 0; i < a->nsessions; i++)
-        kill(a->sessions[i], sig);
+        kill(-a->sessions[i].pid, sig);
 }
 
 static bool children_left(struct agent *a)
@@ -100,25 +101,32 @@ static bool children_left(struct agent *a)
     reap(a);
     if (is_pid1)  /* 0: some still running; >0: one more just ended */
         return waitpid(-1, NULL, WNOHANG) >= 0;
-    return a->nsessions > 0;
+    for (int i = 0; i < a->nsessions; i++)
+        if (kill(a->sessions[i].pid, 0) == 0)
+            return true;
+    return false;
+}
+
+static void wait_children(struct agent *a, int sfd)
+{
+    uint64_t end = now_ms() + GUEST_SHUTDOWN_GRACE_MS;
+
+    while (children_left(a) && now_ms() < end) {
+        struct pollfd p = {sfd, POLLIN, 0};
+        poll(&p, 1, 20);
+        signals_read(sfd, a);
+    }
 }
 
 static void shutdown_all(struct agent *a, int sfd)
 {
-    uint64_t end = now_ms() + GUEST_SHUTDOWN_GRACE_MS;
-
     kill_all(a, SIGTERM);
-    while (children_left(a) && now_ms() < end) {
-        struct pollfd p = {sfd, POLLIN, 0};
-        poll(&p, 1, 50);
-        signals_read(sfd, a);
-    }
+    wait_children(a, sfd);
     kill_all(a, SIGKILL);
     /* SIGKILL cannot be refused, but a process in uninterruptible sleep
      * (a hung mount) can take a while: wait for them, boundedly. */
-    end = now_ms() + GUEST_SHUTDOWN_GRACE_MS;
-    while (children_left(a) && now_ms() < end)
-        usleep(5000);
+    wait_children(a, sfd);
+    agent_sessions_end_all(a);
     sync();
     if (a->ctl) {
         gchan_flush(a->ctl);
@@ -149,43 +157,70 @@ static struct gchan *connect_dom0(void)
     return gchan_from_vchan(v, CTL_OUT_CAP);
 }
 
-/* Serves one control connection until it closes or shutdown.  Returns
- * true on shutdown. */
-static bool serve(struct agent *a, int sfd)
+struct loop {
+    struct agent *a;
+    int sfd;
+    uint64_t next_connect;      /* when to try dom0 again (no channel) */
+    int delay;
+};
+
+/* Connects when it is time; reschedules with backoff on failure. */
+static void maybe_connect(struct loop *l)
 {
-    for (;;) {
-        struct pollfd p[2] = {{gchan_fd(a->ctl), gchan_events(a->ctl, true), 0},
-                              {sfd, POLLIN, 0}};
+    struct gchan *c;
+
+    if (l->a->ctl || now_ms() < l->next_connect)
+        return;
+    if ((c = connect_dom0())) {
+        l->delay = RETRY_MIN_MS;
+        agent_attach(l->a, c);
+        return;
+    }
+    l->next_connect = now_ms() + (uint64_t)l->delay;
+    l->delay = l->delay * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : l->delay * 2;
+}
+
+/* One round: poll the signals, the control channel and every session.
+ * Returns true when the qube is to shut down. */
+static bool round_once(struct loop *l)
+{
+    static struct pollfd p[2 + AGENT_MAX_SESSIONS * EXEC_SESSION_MAX_FDS];
+    struct agent *a = l->a;
+    int t = -1, n, npolled;
+
+    p[0] = (struct pollfd){l->sfd, POLLIN, 0};
+    p[1] = (struct pollfd){-1, 0, 0};
+    if (a->ctl) {
+        p[1] = (struct pollfd){gchan_fd(a->ctl), gchan_events(a->ctl, true), 0};
+        if (gchan_busy(a->ctl, true))
+            t = 0;
+    } else {
+        uint64_t now = now_ms();
+        t = l->next_connect > now ? (int)(l->next_connect - now) : 0;
+    }
+    npolled = a->nsessions;
+    n = agent_sessions_poll(a, p + 2, &t);
+    if (poll(p, (nfds_t)(n + 2), t) < 0 && errno != EINTR)
+        fatal("poll");
+    if ((p[0].revents & POLLIN) && signals_read(l->sfd, a))
+        return true;
+    if (a->ctl) {
+        gchan_ack(a->ctl, p[1].revents);
         if (agent_service(a) < 0) {
             log_warnx("control channel to dom0 lost; reconnecting");
             agent_detach(a);
-            return false;
+            l->next_connect = now_ms();
         }
-        if (a->shutdown_requested)
-            return true;
-        if (poll(p, 2, gchan_busy(a->ctl, true) ? 0 : -1) < 0 &&
-            errno != EINTR)
-            fatal("poll");
-        gchan_ack(a->ctl, p[0].revents);
-        if (p[1].revents && signals_read(sfd, a))
-            return true;
     }
-}
-
-/* Waits DELAY ms for signals; returns true when termination was asked. */
-static bool idle(struct agent *a, int sfd, int delay)
-{
-    struct pollfd p = {sfd, POLLIN, 0};
-
-    if (poll(&p, 1, delay) > 0)
-        return signals_read(sfd, a);
-    return false;
+    agent_sessions_step(a, p + 2, npolled);
+    maybe_connect(l);
+    return a->shutdown_requested;
 }
 
 int main(int argc, char **argv)
 {
-    struct agent a;
-    int sfd, delay = RETRY_MIN_MS;
+    static struct agent a;
+    struct loop l = {&a, -1, 0, RETRY_MIN_MS};
     const char *qube = getenv("BULKHEAD_QUBE");
 
     (void)argc;
@@ -194,7 +229,7 @@ int main(int argc, char **argv)
     is_pid1 = getpid() == 1;
     if (paths_set_root(NULL) < 0)
         fatalx("bad BULKHEAD_ROOT");
-    if ((sfd = signals_setup()) < 0)
+    if ((l.sfd = signals_setup()) < 0)
         fatal("signalfd");
     if (is_pid1 && chdir("/") < 0)
         log_warn("chdir /");
@@ -202,18 +237,9 @@ int main(int argc, char **argv)
                              ? getenv("BULKHEAD_AGENT_ETC_ROOT") : "");
     log_info("starting in qube %s (domain %d)%s", qube ? qube : "?",
              vchan_own_domain(), is_pid1 ? " as init" : "");
-    for (;;) {
-        struct gchan *c = connect_dom0();
-        if (c) {
-            delay = RETRY_MIN_MS;
-            agent_attach(&a, c);
-            if (serve(&a, sfd))
-                break;
-        }
-        if (idle(&a, sfd, delay))
-            break;
-        delay = delay * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : delay * 2;
-    }
-    shutdown_all(&a, sfd);
+    maybe_connect(&l);
+    while (!round_once(&l))
+        ;
+    shutdown_all(&a, l.sfd);
     return 0;
 }

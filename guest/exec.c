@@ -23,7 +23,7 @@
 #define EXEC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define EXEC_MAX_ENV 64
 
-struct session {
+struct exec_session {
     struct gchan *c;
     struct guest_reader *rd;
     bool hello_in;
@@ -37,6 +37,7 @@ struct session {
     int status;
     bool exit_queued;
     const char *error;        /* protocol error or lost client */
+    uint64_t deadline;        /* for the client's HELLO; 0: none */
 };
 
 int exec_status_code(int wstatus)
@@ -136,7 +137,7 @@ static int nonblock(int fd)
     return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-static int spawn(struct session *s, const struct exec_spec *spec)
+static int spawn(struct exec_session *s, const struct exec_spec *spec)
 {
     int in[2], out[2], err[2];
 
@@ -168,7 +169,7 @@ static int spawn(struct session *s, const struct exec_spec *spec)
 
 /* ---- the channel side ------------------------------------------------- */
 
-static void queue_frame(struct session *s, uint32_t type, const void *p,
+static void queue_frame(struct exec_session *s, uint32_t type, const void *p,
                         uint32_t len)
 {
     uint8_t hdr[GUEST_HDR_SIZE];
@@ -181,7 +182,7 @@ static void queue_frame(struct session *s, uint32_t type, const void *p,
         gchan_queue(s->c, p, len);
 }
 
-static void handle_frame(struct session *s, const struct guest_frame *f)
+static void handle_frame(struct exec_session *s, const struct guest_frame *f)
 {
     uint32_t version;
 
@@ -208,7 +209,7 @@ static void handle_frame(struct session *s, const struct guest_frame *f)
 }
 
 /* Reads frames while there is no undelivered stdin. */
-static void read_channel(struct session *s)
+static void read_channel(struct exec_session *s)
 {
     struct guest_frame f;
     uint8_t *dst;
@@ -235,7 +236,7 @@ static void read_channel(struct session *s)
     }
 }
 
-static void feed_stdin(struct session *s)
+static void feed_stdin(struct exec_session *s)
 {
     while (s->in_fd >= 0 && s->stdin_off < s->stdin_len) {
         ssize_t n = write(s->in_fd, s->stdin_buf + s->stdin_off,
@@ -256,7 +257,7 @@ static void feed_stdin(struct session *s)
 }
 
 /* Reads the command's output into frames while the queue has room. */
-static void read_output(struct session *s, int *fd, uint32_t type)
+static void read_output(struct exec_session *s, int *fd, uint32_t type)
 {
     uint8_t buf[GUEST_MAX_DATA];
 
@@ -274,7 +275,7 @@ static void read_output(struct session *s, int *fd, uint32_t type)
     }
 }
 
-static void check_child(struct session *s)
+static void check_child(struct exec_session *s)
 {
     int wstatus;
 
@@ -287,7 +288,7 @@ static void check_child(struct session *s)
     }
 }
 
-static void maybe_finish(struct session *s)
+static void maybe_finish(struct exec_session *s)
 {
     uint8_t frame[GUEST_HDR_SIZE + GUEST_EXIT_CODE_SIZE];
 
@@ -300,31 +301,12 @@ static void maybe_finish(struct session *s)
     s->exit_queued = true;
 }
 
-/* ---- the loop --------------------------------------------------------- */
+/* ---- the event API (exec.h) and the blocking loop ------------------- */
 
-static int poll_timeout(struct session *s, uint64_t deadline)
+int exec_session_poll(struct exec_session *s, struct pollfd *p, int *timeout)
 {
     uint64_t now;
-    int t = -1;
-
-    if (gchan_busy(s->c, s->stdin_len == 0))
-        return 0;
-    if (s->pid > 0 && !s->exited && s->pidfd < 0)
-        t = 50; /* no pidfd (old kernel): poll waitpid */
-    if (!s->hello_in && deadline) {
-        now = now_ms();
-        if (deadline <= now)
-            return 0;
-        if (t < 0 || deadline - now < (uint64_t)t)
-            t = (int)(deadline - now);
-    }
-    return t;
-}
-
-static void wait_events(struct session *s, uint64_t deadline)
-{
-    struct pollfd p[5];
-    int n = 0, t = poll_timeout(s, deadline);
+    int n = 0, t = -1;
 
     p[n++] = (struct pollfd){gchan_fd(s->c),
                              gchan_events(s->c, s->stdin_len == 0), 0};
@@ -338,11 +320,20 @@ static void wait_events(struct session *s, uint64_t deadline)
     }
     if (s->pidfd >= 0 && !s->exited)
         p[n++] = (struct pollfd){s->pidfd, POLLIN, 0};
-    if (poll(p, (nfds_t)n, t) > 0)
-        gchan_ack(s->c, p[0].revents);
+    if (s->pid > 0 && !s->exited && s->pidfd < 0)
+        t = 50; /* no pidfd (old kernel): poll waitpid */
+    if (!s->hello_in && s->deadline) {
+        now = now_ms();
+        t = s->deadline <= now ? 0 : (int)(s->deadline - now);
+    }
+    if (gchan_busy(s->c, s->stdin_len == 0))
+        t = 0;
+    if (t >= 0 && (*timeout < 0 || t < *timeout))
+        *timeout = t;
+    return n;
 }
 
-static bool step(struct session *s)
+static bool step(struct exec_session *s)
 {
     if (gchan_flush(s->c) < 0 || gchan_state(s->c) == GCHAN_CLOSED) {
         if (!s->exit_queued || gchan_out_pending(s->c))
@@ -352,40 +343,48 @@ static bool step(struct session *s)
     read_channel(s);
     if (s->error)
         return false;
-    if (s->pid > 0) {
-        feed_stdin(s);
-        read_output(s, &s->out_fd, GUEST_MSG_STDOUT);
-        read_output(s, &s->err_fd, GUEST_MSG_STDERR);
-        check_child(s);
-        maybe_finish(s);
-    }
+    feed_stdin(s);
+    read_output(s, &s->out_fd, GUEST_MSG_STDOUT);
+    read_output(s, &s->err_fd, GUEST_MSG_STDERR);
+    check_child(s);
+    maybe_finish(s);
     if (gchan_flush(s->c) < 0) {
         s->error = "exec client went away";
+        return false;
+    }
+    if (!s->hello_in && s->deadline && now_ms() >= s->deadline) {
+        s->error = "exec client did not connect";
         return false;
     }
     return !(s->exit_queued && gchan_out_pending(s->c) == 0);
 }
 
-static void session_end(struct session *s)
+bool exec_session_step(struct exec_session *s, const struct pollfd *p)
 {
-    if (s->pid > 0 && !s->exited) {
-        kill(-s->pid, SIGHUP);
-        check_child(s);
-    }
-    close_fd(&s->in_fd), close_fd(&s->out_fd), close_fd(&s->err_fd);
+    gchan_ack(s->c, p[0].revents);
+    return !s->error && step(s);
+}
+
+pid_t exec_session_pid(const struct exec_session *s) { return s->pid; }
+
+void exec_session_reaped(struct exec_session *s, int wstatus)
+{
+    if (s->exited)
+        return;
+    s->exited = true;
+    s->status = exec_status_code(wstatus);
     close_fd(&s->pidfd);
 }
 
-int exec_session_run(struct gchan *c, const struct exec_spec *spec)
+struct exec_session *exec_session_start(struct gchan *c,
+                                        const struct exec_spec *spec)
 {
-    struct session *s = calloc(1, sizeof(*s));
-    uint64_t deadline = 0;
+    struct exec_session *s = calloc(1, sizeof(*s));
     uint8_t hello[16];
-    int ret;
 
     if (!s || !(s->rd = malloc(sizeof(*s->rd)))) {
         free(s);
-        return -1;
+        return NULL;
     }
     /* A command that closed its stdin must cost us EPIPE, not SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
@@ -394,23 +393,46 @@ int exec_session_run(struct gchan *c, const struct exec_spec *spec)
     guest_reader_init(s->rd, GUEST_RX_AGENT_EXEC);
     gchan_queue(c, hello, guest_encode_hello(hello));
     if (spec->connect_timeout_ms > 0)
-        deadline = now_ms() + (uint64_t)spec->connect_timeout_ms;
+        s->deadline = now_ms() + (uint64_t)spec->connect_timeout_ms;
     /* The command starts at once, while the client is still being told
      * where to connect: its start-up overlaps that round trip.  Its
      * output waits in the (bounded) queue; a client that never comes
      * costs the command a SIGHUP. */
-    if (spawn(s, spec) < 0)
-        s->error = "fork failed";
-    while (!s->error && step(s)) {
-        if (!s->hello_in && deadline && now_ms() >= deadline) {
-            s->error = "exec client did not connect";
-            break;
-        }
-        wait_events(s, deadline);
+    if (spawn(s, spec) < 0) {
+        free(s->rd);
+        free(s);
+        return NULL;
     }
-    session_end(s);
-    ret = s->error ? -1 : s->status;
+    return s;
+}
+
+int exec_session_end(struct exec_session *s)
+{
+    int ret;
+
+    if (!s->exited) {
+        kill(-s->pid, SIGHUP);
+        check_child(s);
+    }
+    close_fd(&s->in_fd), close_fd(&s->out_fd), close_fd(&s->err_fd);
+    close_fd(&s->pidfd);
+    ret = s->error || !s->exit_queued ? -1 : s->status;
     free(s->rd);
     free(s);
     return ret;
+}
+
+int exec_session_run(struct gchan *c, const struct exec_spec *spec)
+{
+    struct exec_session *s = exec_session_start(c, spec);
+    struct pollfd p[EXEC_SESSION_MAX_FDS];
+
+    if (!s)
+        return -1;
+    while (step(s)) {
+        int t = -1, n = exec_session_poll(s, p, &t);
+        if (poll(p, (nfds_t)n, t) > 0)
+            gchan_ack(s->c, p[0].revents);
+    }
+    return exec_session_end(s);
 }

@@ -19,10 +19,13 @@ static int spawned;
 static char last_user[32], last_arg[64];
 
 static pid_t fake_spawn(struct agent *ag, const struct guest_exec *e,
-                        const struct passwd_entry *pw, uint32_t *err,
-                        char *msg, size_t msglen)
+                        const struct passwd_entry *pw,
+                        struct agent_session *out, uint32_t *err, char *msg,
+                        size_t msglen)
 {
     (void)ag;
+    out->s = NULL;
+    out->c = NULL;
     snprintf(last_user, sizeof(last_user), "%s", pw->name);
     snprintf(last_arg, sizeof(last_arg), "%s", e->argv[e->argc - 1]);
     if (e->port == 9999) {
@@ -128,7 +131,7 @@ Test(agent, hello_then_exec_started)
     cr_assert_str_eq(last_user, "user");
     cr_assert_str_eq(last_arg, "hi");
     cr_assert_eq(a.nsessions, 1);
-    agent_session_gone(&a, 4001);
+    agent_child_exited(&a, 4001, 0);
     cr_assert_eq(a.nsessions, 0);
     free(rd);
 }
