@@ -110,6 +110,9 @@ static void load_config(struct gd *d, struct opts *o, struct config *cfg)
         o->display = config_get(cfg, "display");
     if (!o->clipboard)
         o->clipboard = config_get(cfg, "clipboard");
+    /* The X server's cookie, when it wants one (libxcb reads the env). */
+    if ((v = config_get(cfg, "xauthority")))
+        setenv("XAUTHORITY", v, 1);
     if (o->nqubes == 0 && (v = config_get(cfg, "qubes")) &&
         (list = strdup(v)))
         for (char *t = strtok_r(list, " \t", &save); t;
