@@ -116,12 +116,16 @@ static void settings(struct vm *vm, struct ns_settings *s)
     init_override(s, vm);
 }
 
-/* Poll set: the bus, then one pidfd per qube with a live init. */
+static int spawner_sock = -1;
+
+/* Poll set: the bus, the spawner (its hangup), then one pidfd per qube
+ * with a live init. */
 static int fill_poll(struct vm *vm, struct pollfd *p, struct qube **owner)
 {
-    int n = 1;
+    int n = 2;
 
     p[0] = (struct pollfd){.fd = bus_fd(vm->bus), .events = POLLIN};
+    p[1] = (struct pollfd){.fd = spawner_sock, .events = 0};
     for (size_t i = 0; i < vm->db.count && n < MAX_POLL; i++) {
         struct qube *q = vm->db.qubes[i];
         if (!q->rt || !q->rt->br)
@@ -151,7 +155,11 @@ static void loop(struct vm *vm)
         while (bus_recv(vm->bus, &m) > 0)
             if (!vm_dispatch(vm, m))
                 bus_free(m);
-        for (int i = 1; i < n; i++)
+        /* No spawner, no new qubes; a sandboxed process cannot fork one:
+         * exit and be restarted (running qubes are re-adopted). */
+        if (p[1].revents & (POLLHUP | POLLERR))
+            fatalx("the spawner is gone");
+        for (int i = 2; i < n; i++)
             if ((p[i].revents & (POLLIN | POLLHUP)) && owner[i]->rt &&
                 owner[i]->rt->br)
                 vm_exited(vm, owner[i]);
@@ -180,6 +188,7 @@ int main(int argc, char **argv)
     /* Before the bus and the filter: the spawner holds neither. */
     if ((ns.spawner_sock = spawner_start()) < 0)
         fatal("spawner");
+    spawner_sock = ns.spawner_sock;
     backend_ns_configure(&ns);
     if (!(vm.bus = bus_open("vm-manager")))
         fatal("bus_open");

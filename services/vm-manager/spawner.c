@@ -253,11 +253,12 @@ int spawner_spawn(int sock, const struct ns_spawn_req *req,
         snprintf(err, errlen, "spawn request too large");
         return -1;
     }
+    /* Without its spawner vm-manager cannot start qubes, and a sandboxed
+     * process cannot fork a new one: exit, the launcher restarts us and
+     * running qubes are re-adopted. */
     if (send_fd(sock, &p, sizeof(p), req->log_fd) < 0 ||
-        recv_fd(sock, &rep, sizeof(rep), &pidfd) != (ssize_t)sizeof(rep)) {
-        snprintf(err, errlen, "spawner: %s", strerror(errno));
-        return -1;
-    }
+        recv_fd(sock, &rep, sizeof(rep), &pidfd) != (ssize_t)sizeof(rep))
+        fatal("the spawner is gone");
     if (!rep.ok) {
         snprintf(err, errlen, "%s", rep.err);
         return -1;
