@@ -466,9 +466,14 @@ void busd_tick(struct busd *d, uint64_t now)
     }
     if (d->delayed.count)
         release_delayed(d, now);
-    for (int i = 0; i < d->nsvc; i++)
-        if (d->svc[i].q.count)
-            busd_flush(d, i, now);
+    for (int i = 0; i < d->nsvc; i++) {
+        if (!d->svc[i].q.count)
+            continue;
+        /* Stale frames anywhere in the queue (a held service's too) must
+         * not take the room of fresh ones. */
+        d->svc[i].expired += queue_expire(&d->svc[i].q, now);
+        busd_flush(d, i, now);
+    }
 }
 
 int busd_timeout_ms(const struct busd *d, uint64_t now)

@@ -9,7 +9,7 @@
 #include "bus/envelope.h"
 
 #define EVENTS_PEER (-2)
-#define MAX_SENT 64
+#define MAX_SENT 1024
 
 struct sent {
     int peer, slot;
@@ -481,4 +481,19 @@ Test(busd, reply_to_unknown_name_does_not_reach_admin)
     send_ping(B, "ghost", 0, 8, 0, 1001);        /* wrong dst: dropped */
     cr_assert_eq(nsent, 0);
     cr_assert_not_null(pending_find(&d.pending, BUSD_ADMIN, 8));
+}
+
+Test(busd, held_queue_drops_stale_frames)
+{
+    d.svc[B].held = true;
+    for (uint64_t id = 1; id <= QUEUE_MAX_FRAMES; id++)
+        send_ping(A, "bus-b", id, 0, 1100, 1000);
+    cr_assert_eq(d.svc[B].q.count, QUEUE_MAX_FRAMES);
+    busd_tick(&d, 1200);                         /* all expired */
+    cr_assert_eq(d.svc[B].q.count, 0);
+    cr_assert_eq(d.svc[B].expired, QUEUE_MAX_FRAMES * 2); /* queue + pending */
+    clear_sent();
+    send_ping(A, "bus-b", 999, 0, 5000, 1200);   /* room again */
+    cr_assert_eq(nsent, 0);
+    cr_assert_eq(d.svc[B].q.count, 1);
 }
