@@ -4,6 +4,7 @@
  * says ready, autostarts, then runs the loop: bus messages, init exits
  * (pidfds), deadlines. */
 #include "api.h"
+#include "ns_seccomp.h"
 #include "spawner.h"
 #include "vm.h"
 #include "vm_sandbox.h"
@@ -173,6 +174,10 @@ int main(int argc, char **argv)
     char state[PATH_MAX], err[400];
 
     sandbox_handle_print(argc, argv, &vm_sandbox_policy);
+    if (argc > 1 && !strcmp(argv[1], "--print-qube-seccomp")) {
+        qube_filter_print(stdout); /* what qubes' processes may not do */
+        return 0;
+    }
     log_init("vm-manager");
     if (argc > 2 && !strcmp(argv[1], "--root"))
         paths_set_root(argv[2]);
