@@ -10,14 +10,10 @@
 #include "vchan/vchan.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define AGENT_OUT_CAP (4 * (GUEST_MAX_DATA + GUEST_HDR_SIZE))
 
