@@ -157,6 +157,47 @@ static void one_run(struct dov_pool *pool, const struct opts *o, int run,
     t->reclaim = now() - t0;
 }
 
+/* The per-start cost vm-manager pays: prepare and release of an AppVM,
+ * and a whole DispVM life (create, prepare, release, remove). */
+struct start_times {
+    double prepare, release, dispvm;
+};
+
+static void start_costs(struct dov_pool *pool, struct start_times *st)
+{
+    struct dov_create t = {.qube = "stpl", .klass = "TemplateVM", .keep = 2};
+    struct dov_create a = {.qube = "sapp", .klass = "AppVM",
+                           .template_name = "stpl", .keep = 2};
+    struct dov_create d = {.qube = "sdisp", .klass = "DispVM",
+                           .template_name = "stpl",
+                           .dispvm_template = "sapp", .keep = 2};
+    double p[20], r[20], dv[20], t0;
+    struct dov_prepared pr;
+    struct dov_err e;
+
+    must(dov_qube_create(pool, &t, &e), &e, "create template");
+    must(dov_qube_create(pool, &a, &e), &e, "create appvm");
+    for (int i = 0; i < 20; i++) {
+        t0 = now();
+        must(dov_qube_prepare(pool, "sapp", NULL, &pr, &e), &e, "prepare");
+        p[i] = now() - t0;
+        dov_prepared_free(&pr);
+        t0 = now();
+        must(dov_qube_release(pool, "sapp", true, &e), &e, "release");
+        r[i] = now() - t0;
+        t0 = now();
+        must(dov_qube_create(pool, &d, &e), &e, "create dispvm");
+        must(dov_qube_prepare(pool, "sdisp", NULL, &pr, &e), &e, "prepare");
+        dov_prepared_free(&pr);
+        must(dov_qube_release(pool, "sdisp", false, &e), &e, "release");
+        must(dov_qube_remove(pool, "sdisp", &e), &e, "remove");
+        dv[i] = now() - t0;
+    }
+    st->prepare = median(p, 20);
+    st->release = median(r, 20);
+    st->dispvm = median(dv, 20);
+}
+
 static void parse(int argc, char **argv, struct opts *o)
 {
     for (int i = 1; i < argc; i++) {
@@ -204,15 +245,20 @@ int main(int argc, char **argv)
         c[i] = t.commit, m[i] = t.merge, r[i] = t.revert, cp[i] = t.cp;
         rc[i] = t.reclaim;
     }
+    struct start_times st;
+    start_costs(&pool, &st);
     double mc = median(c, o.repeat), mm = median(m, o.repeat),
            mr = median(r, o.repeat), mcp = median(cp, o.repeat),
            mrc = median(rc, o.repeat);
     if (o.json)
         printf("{\"files\":%d,\"repeat\":%d,\"commit_ms\":%.2f,"
                "\"merge_ms\":%.2f,\"revert_ms\":%.2f,\"reclaim_ms\":%.2f,"
-               "\"cp_a_ms\":%.2f,\"merge_vs_cp_ratio\":%.3f}\n", o.files,
+               "\"cp_a_ms\":%.2f,\"merge_vs_cp_ratio\":%.3f,"
+               "\"prepare_ms\":%.2f,\"release_ms\":%.2f,"
+               "\"dispvm_volumes_cycle_ms\":%.2f}\n", o.files,
                o.repeat, mc * 1e3, mm * 1e3, mr * 1e3, mrc * 1e3, mcp * 1e3,
-               mm / mcp);
+               mm / mcp, st.prepare * 1e3, st.release * 1e3,
+               st.dispvm * 1e3);
     else {
         printf("dir-overlay revisions, private volume of %d files "
                "(median of %d)\n", o.files, o.repeat);
@@ -229,6 +275,13 @@ int main(int argc, char **argv)
                mrc / mcp);
         printf("  %-44s %10.1f %7.2fx\n", "baseline: cp -a of the N files",
                mcp * 1e3, 1.0);
+        printf("per start (median of 20)\n");
+        printf("  %-44s %10.2f\n", "prepare (AppVM: 3 sessions, lease)",
+               st.prepare * 1e3);
+        printf("  %-44s %10.2f\n", "release (commit private, discard rest)",
+               st.release * 1e3);
+        printf("  %-44s %10.2f\n",
+               "DispVM volumes: create+prepare+release+remove", st.dispvm * 1e3);
     }
     dov_pool_close(&pool);
     layer_remove_path(tmpl);

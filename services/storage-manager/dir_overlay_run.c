@@ -294,6 +294,11 @@ static int release_volume(struct dov_pool *p, const char *qube,
     if (!m.session) /* released already: finish a merge a crash cut short */
         return dov_merge_excess(p, qube, &m, e);
     keep = commit && m.persistent && m.nlayers < MF_MAX_LAYERS;
+    if (keep) { /* never name a layer that is not there */
+        char path[PATH_MAX];
+        dov_layer_path(p, qube, volume, m.session, path, sizeof(path));
+        keep = access(path, F_OK) == 0;
+    }
     if (keep) {
         if (dov_sync(p, e) < 0)
             return -1;
