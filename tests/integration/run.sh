@@ -109,6 +109,37 @@ start_router
 check "after an rpc-router restart the agent is back" \
     wait_for 10 sh -c "[ \"\$('$BH_BIN/bulkhead' --root '$ROOT' run work -- echo back 2>/dev/null)\" = back ]"
 
+# As pid 1 of a pid namespace: orphans are reaped; SIGTERM ends every
+# process and the agent.
+if unshare --help 2>/dev/null | grep -q -- --pid; then
+    u7=$(qube_uid 7)
+    mkdir -p "$ROOT/run/bulkhead/vchan/7" "$ROOT/q/init/etc" "$ROOT/q/init/home"
+    chown "$u7:$u7" "$ROOT/run/bulkhead/vchan/7" "$ROOT/q/init/home"
+    echo "user:x:$u7:$u7::$ROOT/q/init/home:/bin/sh" >"$ROOT/q/init/etc/passwd"
+    BULKHEAD_ROOT="$ROOT" "$FAKEVM" attach init 7 >/dev/null &
+    fv=$!
+    unshare --pid --fork setpriv --reuid="$u7" --regid="$u7" --clear-groups \
+        env BULKHEAD_ROOT="$ROOT" BULKHEAD_VCHAN_DOMID=7 BULKHEAD_QUBE=init \
+        BULKHEAD_AGENT_ETC_ROOT="$ROOT/q/init" "$BH_BIN/bulkhead-agent" \
+        >>"$ROOT/agent-init.log" 2>&1 &
+    us=$!
+    track_pid $us
+    wait $fv
+    check "pid 1 agent: ready" [ $? = 0 ]
+    init_pid=$(pgrep -P "$us" | head -1)
+    run init -- sh -c 'for i in 1 2 3; do sleep 0.1 & done; exit 0'
+    sleep 0.5
+    zombies=$(ps -o stat= --ppid "$init_pid" 2>/dev/null | grep -c Z)
+    check "pid 1 agent: orphans are reaped" [ "$zombies" = 0 ]
+    check "pid 1 agent: it is init" grep -q "as init" "$ROOT/agent-init.log"
+    run init -- sh -c 'sleep 60 </dev/null >/dev/null 2>&1 &' 
+    kill -TERM "$init_pid"
+    check "pid 1 agent: SIGTERM ends it" wait_for 10 sh -c "! kill -0 $init_pid"
+    check "pid 1 agent: and every process" [ -z "$(pgrep -u "$u7")" ]
+else
+    echo "# skipped pid 1 tests: unshare without --pid"
+fi
+
 # Shutdown: the agent ends its commands and exits.
 run work -- sleep 30 >/dev/null 2>&1 &
 sleeper=$!
