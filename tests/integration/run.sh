@@ -103,9 +103,17 @@ for mode in garbage oversize prehello flood; do
 done
 check "hostile channels logged" grep -q "dropping its channel" "$ROOT/rr.log"
 
-# rpc-router restarts: the agent reconnects and commands work again.
+# rpc-router restarts: a running command carries on (its channel is
+# between the agent and the CLI), the agent reconnects, commands work again.
+run work -- sh -c 'sleep 1; echo finished' >"$ROOT/during-restart.out" 2>&1 &
+inflight=$!
+sleep 0.3
 kill -KILL "$RR_PID"
 start_router
+wait $inflight
+rc=$?
+check "a command survives an rpc-router crash" \
+    [ "$rc:$(cat "$ROOT/during-restart.out")" = "0:finished" ]
 check "after an rpc-router restart the agent is back" \
     wait_for 10 sh -c "[ \"\$('$BH_BIN/bulkhead' --root '$ROOT' run work -- echo back 2>/dev/null)\" = back ]"
 
