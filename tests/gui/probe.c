@@ -13,7 +13,9 @@
  *   type TEXT                 XTEST: type [a-z0-9 .>/-], '\n' = Return
  *   configure ID X Y W H      as a window manager would
  *   close ID                  send WM_DELETE_WINDOW (as a WM would)
- *   synthetic-key ID KEYCODE  a SendEvent KeyPress (must be ignored) */
+ *   synthetic-key ID KEYCODE  a SendEvent KeyPress (must be ignored)
+ *   ctrl-shift KEY            XTEST: Ctrl+Shift+KEY (a letter)
+ *   clip-get                  prints the CLIPBOARD selection (UTF8_STRING) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +184,49 @@ static void type_text(const char *s)
     }
 }
 
+static void ctrl_shift(char key)
+{
+    uint8_t ctl = keycode_of(0xffe3), sh = keycode_of(0xffe1);
+    uint8_t k = keycode_of((unsigned char)key);
+
+    fake(XCB_KEY_PRESS, ctl, 0, 0);
+    fake(XCB_KEY_PRESS, sh, 0, 0);
+    fake(XCB_KEY_PRESS, k, 0, 0);
+    fake(XCB_KEY_RELEASE, k, 0, 0);
+    fake(XCB_KEY_RELEASE, sh, 0, 0);
+    fake(XCB_KEY_RELEASE, ctl, 0, 0);
+    xcb_flush(c);
+}
+
+static int clip_get(void)
+{
+    xcb_window_t w = xcb_generate_id(c);
+    xcb_atom_t prop = atom("_PROBE_CLIP");
+    xcb_generic_event_t *e;
+    uint32_t mask = XCB_EVENT_MASK_PROPERTY_CHANGE;
+
+    xcb_create_window(c, 0, w, scr->root, 0, 0, 1, 1, 0,
+                      XCB_WINDOW_CLASS_INPUT_ONLY, XCB_COPY_FROM_PARENT,
+                      XCB_CW_EVENT_MASK, &mask);
+    xcb_convert_selection(c, w, atom("CLIPBOARD"), atom("UTF8_STRING"), prop,
+                          XCB_CURRENT_TIME);
+    xcb_flush(c);
+    while ((e = xcb_wait_for_event(c))) {
+        if ((e->response_type & 0x7f) == XCB_SELECTION_NOTIFY) {
+            xcb_selection_notify_event_t *n = (void *)e;
+            char buf[512];
+
+            if (n->property == XCB_NONE)
+                return 1;
+            prop_text(w, prop, buf, sizeof(buf));
+            printf("%s\n", buf);
+            return 0;
+        }
+        free(e);
+    }
+    return 1;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: gui-probe list|find S|count S|prop ID NAME|"
@@ -240,6 +285,13 @@ int main(int argc, char **argv)
         printf("%06x\n", p[0] & 0xffffff);
         return 0;
     }
+    if (!strcmp(cmd, "ctrl-shift") && argc == 3) {
+        ctrl_shift(argv[2][0]);
+        free(xcb_get_input_focus_reply(c, xcb_get_input_focus(c), NULL));
+        return 0;
+    }
+    if (!strcmp(cmd, "clip-get"))
+        return clip_get();
     if (!strcmp(cmd, "shot") && argc == 3)
         return shot(argv[2]);
     if (!strcmp(cmd, "click") && argc == 4) {

@@ -6,7 +6,9 @@
  *   close                 WM_DELETE_WINDOW (then it exits 0)
  *
  *   gui-testclient --title T --color RRGGBB [--geometry WxH+X+Y]
- *                  [--log FILE] [--override-redirect] */
+ *                  [--log FILE] [--override-redirect] [--own-clipboard TEXT]
+ *
+ * With --own-clipboard it owns the CLIPBOARD selection and serves TEXT. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +35,7 @@ static void fill(xcb_connection_t *c, xcb_window_t w, xcb_gcontext_t gc,
 
 int main(int argc, char **argv)
 {
-    const char *title = "test", *logpath = NULL;
+    const char *title = "test", *logpath = NULL, *clip = NULL;
     unsigned colour = 0x00ff00, w = 200, h = 150;
     int x = 50, y = 50, or = 0;
     FILE *log = stdout;
@@ -49,6 +51,8 @@ int main(int argc, char **argv)
             logpath = argv[++i];
         else if (!strcmp(argv[i], "--override-redirect"))
             or = 1;
+        else if (!strcmp(argv[i], "--own-clipboard") && i + 1 < argc)
+            clip = argv[++i];
         else {
             fprintf(stderr, "usage: gui-testclient --title T --color RRGGBB"
                     " [--geometry WxH+X+Y] [--log FILE] "
@@ -83,6 +87,9 @@ int main(int argc, char **argv)
                         32, 1, &del);
     xcb_create_gc(c, gc, win, XCB_GC_FOREGROUND, &colour);
     xcb_map_window(c, win);
+    if (clip)
+        xcb_set_selection_owner(c, win, atom(c, "CLIPBOARD"),
+                                XCB_CURRENT_TIME);
     xcb_flush(c);
     for (xcb_generic_event_t *e; (e = xcb_wait_for_event(c)); free(e)) {
         switch (e->response_type & 0x7f) {
@@ -111,6 +118,25 @@ int main(int argc, char **argv)
                 fprintf(log, "size %u %u\n", w, h);
                 fill(c, win, gc, (uint16_t)w, (uint16_t)h);
             }
+            break;
+        }
+        case XCB_SELECTION_REQUEST: {
+            xcb_selection_request_event_t *r =
+                (xcb_selection_request_event_t *)e;
+            xcb_selection_notify_event_t n = { .response_type =
+                XCB_SELECTION_NOTIFY, .time = r->time, .requestor =
+                r->requestor, .selection = r->selection, .target =
+                r->target, .property = XCB_NONE };
+
+            if (clip && r->target != XCB_ATOM_NONE) {
+                xcb_change_property(c, XCB_PROP_MODE_REPLACE, r->requestor,
+                                    r->property, r->target, 8,
+                                    (uint32_t)strlen(clip), clip);
+                n.property = r->property;
+                fprintf(log, "clipboard served\n");
+            }
+            xcb_send_event(c, 0, r->requestor, 0, (const char *)&n);
+            xcb_flush(c);
             break;
         }
         case XCB_CLIENT_MESSAGE: {

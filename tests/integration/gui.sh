@@ -42,14 +42,15 @@ D0=$(free_display $((GB + 1))); start_xvfb "$D0" 1280x1024
 d0() { DISPLAY=:$D0 "$@"; }
 
 "$BH_BIN/gui-daemon" --display ":$D0" --qube work:5:blue \
-    --qube personal:6:green --qube hostile:7:red >"$ROOT/daemon.log" 2>&1 &
+    --qube personal:6:green --qube hostile:7:red --clipboard local \
+    >"$ROOT/daemon.log" 2>&1 &
 DAEMON=$!
 track_pid $DAEMON
 check "gui-daemon is ready (sandboxed)" wait_for 5 grep -q ready "$ROOT/daemon.log"
 
 # ---- one window of qube "work" ------------------------------------------
 DISPLAY=:$GA "$TC" --title hello --color 00ff00 --geometry 200x150+100+100 \
-    --log "$ROOT/a.log" &
+    --log "$ROOT/a.log" --own-clipboard "secret from work" &
 TCA=$!
 track_pid $TCA
 as_domain 5 "$BH_BIN/bulkhead-gui-agent" --display ":$GA" >"$ROOT/agent-a.log" 2>&1 &
@@ -106,6 +107,20 @@ check "work's frame is still blue" [ "$(d0 "$P" pixel $((X + 1)) $((Y + 60)))" =
 d0 "$P" shot "$ROOT/screen.ppm"
 check "screenshot saved ($ROOT/screen.ppm)" [ -s "$ROOT/screen.ppm" ]
 
+# ---- Ctrl-Shift-C / Ctrl-Shift-V (clipboard = local: the stand-in for
+# clipboard-broker, one-shot, no policy) ------------------------------------
+d0 "$P" click $((X + 40)) $((Y + 40))
+d0 "$P" ctrl-shift c
+check "Ctrl-Shift-C copies the focused qube's CLIPBOARD to dom0" wait_for 3 grep -q "work: copied 16 bytes" "$ROOT/daemon.log"
+check_fails "the qube never sees Ctrl-Shift-C" grep -q "^key 54 5" "$ROOT/a.log"
+check_fails "nothing reached the other qube before the paste" sh -c "DISPLAY=:$GB $P clip-get | grep -q secret"
+d0 "$P" click $((XB + 40)) $((YB + 40))
+d0 "$P" ctrl-shift v
+check "Ctrl-Shift-V pastes into the focused qube's CLIPBOARD" wait_for 3 sh -c "DISPLAY=:$GB $P clip-get | grep -qx 'secret from work'"
+d0 "$P" ctrl-shift v
+sleep 0.2
+check "the global clipboard is one-shot" [ "$(grep -c 'personal: pasted' "$ROOT/daemon.log")" = 1 ]
+
 # ---- a hostile qube ------------------------------------------------------------
 as_domain 7 env DISPLAY=:$D0 "$BH_TESTBIN/gui-hostile" hostile cc0000 \
     >"$ROOT/hostile.out" 2>&1
@@ -141,7 +156,7 @@ check "a guest window closed in the qube disappears on dom0" wait_for 3 sh -c "!
 # ---- xterm: typing a command into a qube's terminal -----------------------------
 if command -v xterm >/dev/null; then
     mkdir -p "$ROOT/home"
-    (cd "$ROOT/home" && DISPLAY=:$GA exec xterm -geometry 60x10+50+50 -T term -e sh) &
+    (cd "$ROOT/home" && DISPLAY=:$GA exec xterm -geometry 60x10+50+50 -T term -e sh 2>"$ROOT/xterm.log") &
     track_pid $!
     if wait_for 5 d0 "$P" find "[work] term"; then
         read -r WT XT YT WWT HT <<EOF2
