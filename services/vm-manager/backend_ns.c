@@ -5,6 +5,7 @@
  * group, idmapped, note) so that a restarted vm-manager re-adopts it with
  * pidfd_open after checking the start time (pids are reused). */
 #include "backend.h"
+#include "backend_xen.h"
 
 #include "ns_cgroup.h"
 #include "ns_idmap.h"
@@ -338,5 +339,7 @@ const struct backend_ops *backend_get(const char *virt_mode)
 {
     if (!virt_mode || !strcmp(virt_mode, "ns"))
         return &ns_ops;
+    if (!strcmp(virt_mode, "xen"))
+        return backend_xen();
     return NULL;
 }

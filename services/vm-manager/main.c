@@ -4,6 +4,7 @@
  * says ready, autostarts, then runs the loop: bus messages, init exits
  * (pidfds), deadlines. */
 #include "api.h"
+#include "backend_xen.h"
 #include "ns_seccomp.h"
 #include "spawner.h"
 #include "vm.h"
@@ -195,6 +196,7 @@ int main(int argc, char **argv)
         fatal("spawner");
     spawner_sock = ns.spawner_sock;
     backend_ns_configure(&ns);
+    backend_xen_configure(ns.run_dir);
     if (!(vm.bus = bus_open("vm-manager")))
         fatal("bus_open");
     vm_adopt_all(&vm);

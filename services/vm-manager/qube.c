@@ -41,7 +41,7 @@ static const char *const labels[] = {
 
 /* Only `ns` exists in this build; xen and qemu are names reserved for the
  * backends of DESIGN.md §2 and refused until they are built. */
-static const char *const virt_modes[] = {"ns", NULL};
+static const char *const virt_modes[] = {"ns", "xen", NULL};
 static const char *const virt_reserved[] = {"xen", "qemu", NULL};
 
 static bool in_list(const char *const *list, const char *s)
@@ -212,7 +212,7 @@ int qube_value_canon(enum qube_prop p, const char *v, char *out,
         }
         if (in_list(virt_reserved, v))
             snprintf(err, errlen, "virt_mode: the %s backend is not built "
-                     "into this vm-manager (only ns)", v);
+                     "into this vm-manager (only ns and xen)", v);
         else
             snprintf(err, errlen, "virt_mode: '%.40s' is not one of ns xen "
                      "qemu", v);

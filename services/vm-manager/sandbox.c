@@ -28,6 +28,10 @@ static const char *const vm_syscalls[] = {
     /* Misc libc: identity checks, time. */
     "getuid", "geteuid", "getgid", "getegid", "getppid", "uname",
     "prlimit64", "clock_gettime", "time",
+    /* The xen backend (libxenlight): hypercalls through privcmd ioctls,
+     * a watcher thread per domain, libxl's lock files. */
+    "ioctl", "clone", "clone3", "flock", "set_tid_address", "getcwd",
+    "dup", "dup2", "dup3", "sysinfo", "mlock", "munlock",
     NULL,
 };
 

@@ -119,7 +119,7 @@ Test(qubedb, create_refusals)
     cr_assert_null(mk("a", "TemplateVM", "template=minimal"));
     cr_assert_null(mk("a", "AdminVM", NULL));
     cr_assert_null(mk("a", "Bogus", NULL));
-    cr_assert_null(mk("a", "AppVM", "template=minimal label=red virt_mode=xen"));
+    cr_assert_null(mk("a", "AppVM", "template=minimal label=red virt_mode=qemu"));
     cr_assert(strstr(err, "not built"), "%s", err);
     cr_assert_null(mk("a", "DispVM", "template=sys-net"));
     cr_assert(strstr(err, "disposable"), "%s", err);

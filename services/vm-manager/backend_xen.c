@@ -1,0 +1,379 @@
+/* The xen backend (README-xen.md): each qube is a real Xen domain made
+ * through libxenlight (never by running xl).  The domain's name is the
+ * qube's name and its domid the qube's qid, so that vchan domain ids mean
+ * the same thing on both backends (the agent's control vchan, exec ports).
+ *
+ * Domains live in the hypervisor, not under vm-manager: a restarted
+ * vm-manager finds them again by name (adopt).  A watcher thread per
+ * domain polls its state and, when the guest has shut down or crashed,
+ * destroys it (nobody else does: there is no xl daemon) and makes the
+ * qube's exit descriptor readable. */
+#include "backend.h"
+#include "backend_xen.h"
+#include "xen_config.h"
+
+#include "lib/atomicfile.h"
+#include "lib/log.h"
+#include "lib/paths.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libxl.h>
+#include <libxl_utils.h>
+
+#define POLL_MS 200
+
+struct backend_run {
+    char name[32];
+    uint32_t domid;
+    int efd;             /* readable once the domain is gone */
+    pthread_t watcher;
+    bool have_watcher;
+    atomic_bool stop;
+    char note[160];
+};
+
+static libxl_ctx *ctx;
+static xentoollog_logger_stdiostream *xlog;
+static struct xen_settings settings;
+static char run_dir[4096];
+static char why_not[256] = "no Xen: backend not configured";
+
+/* ---- setup -------------------------------------------------------------- */
+
+/* A dom0 says control_d in /proc/xen/capabilities (xenfs mounted). */
+static int xen_dom0(char *why, size_t len)
+{
+    char *caps = read_file_limited("/proc/xen/capabilities", 4096, NULL);
+    int ok = caps && strstr(caps, "control_d");
+
+    if (!caps)
+        snprintf(why, len, "no Xen: /proc/xen/capabilities is missing "
+                 "(not running on Xen, or xenfs not mounted)");
+    else if (!ok)
+        snprintf(why, len, "no Xen: this is a Xen guest, not dom0");
+    free(caps);
+    return ok;
+}
+
+void backend_xen_configure(const char *qube_run_dir)
+{
+    char path[4096], err[400], *text;
+
+    snprintf(run_dir, sizeof(run_dir), "%s", qube_run_dir);
+    paths_join(path, sizeof(path), BH_ETC "/bulkhead.conf");
+    text = read_file_limited(path, 1 << 20, NULL);
+    if (xen_settings_parse(&settings, text, err, sizeof(err)) < 0) {
+        snprintf(why_not, sizeof(why_not), "bulkhead.conf: %.200s", err);
+        free(text);
+        return;
+    }
+    free(text);
+    if (!xen_dom0(why_not, sizeof(why_not)))
+        return;
+    xlog = xtl_createlogger_stdiostream(stderr, XTL_WARN, 0);
+    if (!xlog || libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0,
+                                 (xentoollog_logger *)xlog) != 0) {
+        snprintf(why_not, sizeof(why_not), "no Xen: libxl_ctx_alloc failed "
+                 "(is xenstored running?)");
+        ctx = NULL;
+        return;
+    }
+    log_info("xen backend: %s qubes, kernel %s, initramfs %s",
+             settings.type == XEN_TYPE_PV ? "PV" : "PVH", settings.kernel,
+             settings.initramfs);
+}
+
+static int need_xen(char *err, size_t errlen)
+{
+    if (ctx)
+        return 0;
+    snprintf(err, errlen, "%s", why_not);
+    return -1;
+}
+
+/* ---- run records: NAME.xen holds the domid ------------------------------ */
+
+static void record_path(const char *name, char *out, size_t len)
+{
+    snprintf(out, len, "%.4000s/%.31s.xen", run_dir, name);
+}
+
+static int record_write(const struct backend_run *r)
+{
+    char path[4200], buf[32];
+    int n = snprintf(buf, sizeof(buf), "%u\n", r->domid);
+
+    mkdir_p(run_dir, 0700);
+    record_path(r->name, path, sizeof(path));
+    return atomic_write_file(path, buf, (size_t)n, 0600);
+}
+
+static long record_read(const char *name)
+{
+    char path[4200], *t = NULL;
+    long v = -1;
+
+    record_path(name, path, sizeof(path));
+    if ((t = read_file_limited(path, 64, NULL)))
+        v = strtol(t, NULL, 10);
+    free(t);
+    return v;
+}
+
+static void record_remove(const char *name)
+{
+    char path[4200];
+
+    record_path(name, path, sizeof(path));
+    unlink(path);
+}
+
+/* ---- the watcher -------------------------------------------------------- */
+
+/* 1 = running or paused, 0 = gone, -1 = shut down (needs destroying). */
+static int domain_alive(uint32_t domid, bool *paused)
+{
+    libxl_dominfo info;
+    int rc, alive;
+
+    libxl_dominfo_init(&info);
+    rc = libxl_domain_info(ctx, &info, domid);
+    if (rc == ERROR_DOMAIN_NOTFOUND || rc == ERROR_INVAL) {
+        libxl_dominfo_dispose(&info);
+        return 0;
+    }
+    if (rc != 0) {
+        libxl_dominfo_dispose(&info);
+        return 1; /* transient: look again */
+    }
+    alive = info.shutdown || info.dying ? -1 : 1;
+    if (paused)
+        *paused = info.paused;
+    libxl_dominfo_dispose(&info);
+    return alive;
+}
+
+static void *watch(void *arg)
+{
+    struct backend_run *r = arg;
+    const struct timespec t = {0, POLL_MS * 1000000L};
+    uint64_t one = 1;
+    int a;
+
+    while (!atomic_load(&r->stop)) {
+        a = domain_alive(r->domid, NULL);
+        if (a < 0) {
+            /* Powered off or crashed: on_poweroff = destroy is ours. */
+            libxl_domain_destroy(ctx, r->domid, NULL);
+            nanosleep(&t, NULL);
+            continue;
+        }
+        if (a == 0) {
+            if (write(r->efd, &one, sizeof(one)) < 0)
+                log_warn("%s: eventfd", r->name);
+            return NULL;
+        }
+        nanosleep(&t, NULL);
+    }
+    return NULL;
+}
+
+static struct backend_run *run_new(const char *name, uint32_t domid,
+                                   char *err, size_t errlen)
+{
+    struct backend_run *r = calloc(1, sizeof(*r));
+
+    if (!r || (r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+        snprintf(err, errlen, "%s: %s", name, strerror(errno));
+        free(r);
+        return NULL;
+    }
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    r->domid = domid;
+    snprintf(r->note, sizeof(r->note), "xen backend: a %s virtual machine "
+             "(domain %u); netvm none: no Xen networking yet",
+             settings.type == XEN_TYPE_PV ? "PV" : "PVH", domid);
+    if (pthread_create(&r->watcher, NULL, watch, r) != 0) {
+        snprintf(err, errlen, "%s: watcher thread", name);
+        close(r->efd);
+        free(r);
+        return NULL;
+    }
+    r->have_watcher = true;
+    return r;
+}
+
+/* ---- the operations ----------------------------------------------------- */
+
+static int xen_create(const char *name, char *err, size_t errlen)
+{
+    (void)name;
+    (void)err;
+    (void)errlen;
+    return 0;
+}
+
+static int xen_start(const struct backend_start *s, struct backend_run **out,
+                     char *err, size_t errlen)
+{
+    struct xen_qube q = {.name = s->name, .domid = s->qid,
+                         .memory_mib = s->memory_mib, .vcpus = s->vcpus};
+    libxl_domain_config c;
+    uint32_t domid = s->qid;
+    int rc;
+
+    if (need_xen(err, errlen) < 0)
+        return -1;
+    /* No disks yet: the qube's root is bulkhead's initramfs (no file
+     * driver in storage-manager; README-xen.md). */
+    libxl_domain_config_init(&c);
+    if (xen_config_build(&settings, &q, &c, err, errlen) < 0) {
+        libxl_domain_config_dispose(&c);
+        return -1;
+    }
+    rc = libxl_domain_create_new(ctx, &c, &domid, NULL, NULL);
+    libxl_domain_config_dispose(&c);
+    if (rc != 0) {
+        snprintf(err, errlen, "libxl_domain_create_new failed (%d)", rc);
+        return -1;
+    }
+    if (!(*out = run_new(s->name, domid, err, errlen)) ||
+        record_write(*out) < 0 || libxl_domain_unpause(ctx, domid, NULL) != 0) {
+        if (!*out)
+            snprintf(err, errlen, "%s: setup after create failed", s->name);
+        else
+            snprintf(err, errlen, "%s: run record or unpause failed",
+                     s->name);
+        libxl_domain_destroy(ctx, domid, NULL);
+        return -1;
+    }
+    log_info("%s: domain %u created and unpaused", s->name, domid);
+    return 0;
+}
+
+static int xen_pause(struct backend_run *r, char *err, size_t errlen)
+{
+    if (libxl_domain_pause(ctx, r->domid, NULL) == 0)
+        return 0;
+    snprintf(err, errlen, "libxl_domain_pause of domain %u failed", r->domid);
+    return -1;
+}
+
+static int xen_unpause(struct backend_run *r, char *err, size_t errlen)
+{
+    if (libxl_domain_unpause(ctx, r->domid, NULL) == 0)
+        return 0;
+    snprintf(err, errlen, "libxl_domain_unpause of domain %u failed",
+             r->domid);
+    return -1;
+}
+
+/* Without an agent to ask: the PV shutdown request (xenstore
+ * control/shutdown), which the guest kernel turns into a power-off. */
+static int xen_shutdown(struct backend_run *r, char *err, size_t errlen)
+{
+    if (libxl_domain_shutdown(ctx, r->domid, NULL) == 0)
+        return 0;
+    snprintf(err, errlen, "libxl_domain_shutdown of domain %u failed",
+             r->domid);
+    return -1;
+}
+
+static int xen_kill(struct backend_run *r, char *err, size_t errlen)
+{
+    int rc = libxl_domain_destroy(ctx, r->domid, NULL);
+
+    if (rc == 0 || rc == ERROR_DOMAIN_NOTFOUND)
+        return 0;
+    snprintf(err, errlen, "libxl_domain_destroy of domain %u failed (%d)",
+             r->domid, rc);
+    return -1;
+}
+
+static enum qube_state xen_state(struct backend_run *r)
+{
+    bool paused = false;
+
+    if (domain_alive(r->domid, &paused) <= 0)
+        return QS_HALTED;
+    return paused ? QS_PAUSED : QS_RUNNING;
+}
+
+/* The record gives the domid; the domain must still carry the qube's
+ * name there (a recycled domid is somebody else). */
+static int xen_adopt(const char *name, unsigned qid, struct backend_run **out,
+                     char *err, size_t errlen)
+{
+    long rec = record_read(name);
+    uint32_t domid;
+
+    (void)qid;
+    if (rec < 0)
+        return 1;
+    if (need_xen(err, errlen) < 0)
+        return -1;
+    if (libxl_name_to_domid(ctx, name, &domid) != 0 || domid != rec ||
+        domain_alive(domid, NULL) <= 0) {
+        record_remove(name);
+        return 2;
+    }
+    if (!(*out = run_new(name, domid, err, errlen)))
+        return -1;
+    return 0;
+}
+
+static int xen_exit_fd(const struct backend_run *r)
+{
+    return r->efd;
+}
+
+/* No process: the domid stands in for a pid in vm-manager's logs. */
+static pid_t xen_pid(const struct backend_run *r)
+{
+    return (pid_t)r->domid;
+}
+
+static void xen_cleanup(struct backend_run *r)
+{
+    atomic_store(&r->stop, true);
+    if (r->have_watcher)
+        pthread_join(r->watcher, NULL);
+    close(r->efd);
+    record_remove(r->name);
+    free(r);
+}
+
+static const char *xen_note(const struct backend_run *r)
+{
+    return r->note;
+}
+
+static const struct backend_ops xen_ops = {
+    .name = "xen",
+    .create = xen_create,
+    .start = xen_start,
+    .pause = xen_pause,
+    .unpause = xen_unpause,
+    .shutdown = xen_shutdown,
+    .kill = xen_kill,
+    .state = xen_state,
+    .adopt = xen_adopt,
+    .exit_fd = xen_exit_fd,
+    .pid = xen_pid,
+    .cleanup = xen_cleanup,
+    .note = xen_note,
+};
+
+const struct backend_ops *backend_xen(void)
+{
+    return &xen_ops;
+}

@@ -1,0 +1,13 @@
+/* The xen backend (backend_xen.c). */
+#ifndef VM_BACKEND_XEN_H
+#define VM_BACKEND_XEN_H
+
+struct backend_ops;
+
+/* Reads the Xen settings from bulkhead.conf and opens libxl when this is
+ * a Xen dom0; otherwise every operation fails with "no Xen: ...".  Call
+ * before the sandbox.  QUBE_RUN_DIR holds the run records (NAME.xen). */
+void backend_xen_configure(const char *qube_run_dir);
+const struct backend_ops *backend_xen(void);
+
+#endif
