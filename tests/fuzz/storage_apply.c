@@ -134,6 +134,11 @@ static void check_clean(int fd, int depth)
     closedir(d);
 }
 
+static void cleanup(void)
+{
+    layer_remove_path(top);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char up[128], base[128], tree[128], out[128], rel[256];
@@ -142,6 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!top[0]) {
         snprintf(top, sizeof(top), "/tmp/fuzz-storage.%d", (int)getpid());
         mkdir(top, 0700);
+        atexit(cleanup);
     }
     snprintf(up, sizeof(up), "%s/up", top);
     snprintf(base, sizeof(base), "%s/base", top);
