@@ -87,6 +87,9 @@ static void child_env(const struct svc_conf *c, int slot, char **env,
             getenv("BULKHEAD_LOG_LEVEL"));
     add_env(env, &n, bufs[n], PATH_MAX, "BULKHEAD_SECCOMP_LOG",
             getenv("BULKHEAD_SECCOMP_LOG"));
+    /* The vchan transport (shm, or xen in a Xen dom0: README-xen.md). */
+    add_env(env, &n, bufs[n], PATH_MAX, "BULKHEAD_VCHAN",
+            getenv("BULKHEAD_VCHAN"));
     env[n] = NULL;
 }
 
