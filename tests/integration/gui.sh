@@ -41,11 +41,14 @@ GB=$(free_display $((GA + 1))); start_xvfb "$GB" 1024x768
 D0=$(free_display $((GB + 1))); start_xvfb "$D0" 1280x1024
 d0() { DISPLAY=:$D0 "$@"; }
 
-"$BH_BIN/gui-daemon" --display ":$D0" --qube work:5:blue \
-    --qube personal:6:green --qube hostile:7:red --clipboard local \
-    >"$ROOT/daemon.log" 2>&1 &
-DAEMON=$!
-track_pid $DAEMON
+start_daemon() {
+    "$BH_BIN/gui-daemon" --display ":$D0" --qube work:5:blue \
+        --qube personal:6:green --qube hostile:7:red --clipboard local \
+        >>"$ROOT/daemon.log" 2>&1 &
+    DAEMON=$!
+    track_pid $DAEMON
+}
+start_daemon
 check "gui-daemon is ready (sandboxed)" wait_for 5 grep -q ready "$ROOT/daemon.log"
 
 # ---- one window of qube "work" ------------------------------------------
@@ -120,6 +123,21 @@ check "Ctrl-Shift-V pastes into the focused qube's CLIPBOARD" wait_for 3 sh -c "
 d0 "$P" ctrl-shift v
 sleep 0.2
 check "the global clipboard is one-shot" [ "$(grep -c 'personal: pasted' "$ROOT/daemon.log")" = 1 ]
+
+# ---- gui-daemon restarts: the agents reconnect and re-send their windows --
+kill -TERM "$DAEMON"
+wait "$DAEMON"
+check_fails "the windows go with the daemon" d0 "$P" find "[work] hello"
+start_daemon
+check "after a daemon restart, work's window is back" wait_for 5 d0 "$P" find "[work] hello"
+check "...and personal's" wait_for 5 d0 "$P" find "[personal] other"
+check "...with its content" wait_for 3 sh -c "[ \"\$(DISPLAY=:$D0 $P pixel $((X + 100)) $((Y + 90)))\" = 00ff00 ]"
+read -r WIN X Y W H <<EOF2
+$(d0 "$P" find "[work] hello")
+EOF2
+read -r WINB XB YB WB HB <<EOF2
+$(d0 "$P" find "[personal] other")
+EOF2
 
 # ---- a hostile qube ------------------------------------------------------------
 as_domain 7 env DISPLAY=:$D0 "$BH_TESTBIN/gui-hostile" hostile cc0000 \
