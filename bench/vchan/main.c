@@ -21,11 +21,11 @@
 #include "lib/paths.h"
 #include "vchan/vchan.h"
 
-#define REPS 1
+#define REPS 3
 #define ROUNDS 20000
 #define WARMUP 2000
 #define CHUNK 65536
-#define STREAM_BYTES (1ull << 28)
+#define STREAM_BYTES (1ull << 30)
 #define MSG 64
 
 enum kind { K_PIPE, K_SOCKETPAIR, K_VCHAN };

@@ -330,3 +330,66 @@ Test(vchan_shm, thousand_channels_at_once)
         vchan_close(s[i]);
     }
 }
+
+Test(vchan_shm, forked_child_closing_its_copy_leaves_channel_alone)
+{
+    struct vchan *s, *c;
+    char buf[4];
+    pid_t pid;
+    int st;
+
+    vt_pair(13, 0, 0, &s, &c);
+    pid = fork();
+    if (pid == 0) {
+        vchan_close(s);                 /* the inherited copy */
+        vchan_close(c);
+        _exit(0);
+    }
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert_eq(vchan_is_open(s), VCHAN_CONNECTED);
+    cr_assert_eq(vchan_is_open(c), VCHAN_CONNECTED);
+    cr_assert_eq(vchan_send(c, "abc", 3), 3);
+    cr_assert_eq(vchan_recv(s, buf, 3), 3);
+    vchan_close(c);
+    vchan_close(s);
+}
+
+Test(vchan_shm, server_poll_loop_sees_the_client_arrive)
+{
+    struct vchan *s = vchan_server_init(0, 14, 0, 0), *c;
+    struct pollfd pfd;
+    char b;
+
+    cr_assert_not_null(s);
+    vchan_set_blocking(s, 0);
+    pfd.fd = vchan_fd_for_select(s);
+    pfd.events = POLLIN;
+    cr_assert_eq(poll(&pfd, 1, 0), 0);
+    c = vchan_client_init(0, 14);
+    cr_assert_not_null(c);
+    vchan_set_blocking(c, 0);
+    cr_assert_eq(vchan_is_open(c), VCHAN_WAITING);  /* no hello yet */
+    cr_assert_eq(vchan_read(c, &b, 1), 0);
+    cr_assert_eq(poll(&pfd, 1, 1000), 1);           /* the connection */
+    cr_assert_eq(vchan_wait(s), 0);                 /* accepts */
+    cr_assert_eq(vchan_is_open(c), VCHAN_CONNECTED);
+    cr_assert_eq(poll(&pfd, 1, 1000), 1);           /* the client's live */
+    cr_assert_eq(vchan_wait(s), 0);
+    cr_assert_eq(vchan_is_open(s), VCHAN_CONNECTED);
+    vchan_close(c);
+    vchan_close(s);
+}
+
+Test(vchan_shm, stats_count_sleeps_and_notifies)
+{
+    struct vchan *s, *c;
+    struct vchan_stats st;
+
+    vt_pair(15, 0, 0, &s, &c);
+    vchan_data_ready(s);                /* asks to be woken */
+    cr_assert_eq(vchan_send(c, "x", 1), 1);
+    vchan_get_stats(c, &st);
+    cr_assert_geq(st.notifies_sent, 1);
+    vchan_close(c);
+    vchan_close(s);
+}
