@@ -44,6 +44,9 @@ struct ga {
     struct vchan *v;
     uint64_t next_tag;
     int paint_count;                /* SHMIMAGEs sent (stats) */
+    int clip_inotify;               /* watches the clipboard file */
+    int clip_self;                  /* our own renames still to ignore */
+    char clip_path[64];
 };
 
 /* main.c: one frame to dom0 (blocks while the ring is full). */
@@ -68,5 +71,14 @@ void ga_x_configure(struct ga *a, struct ga_window *w, int32_t x, int32_t y,
 void ga_x_close(struct ga *a, struct ga_window *w);
 void ga_x_clipboard_request(struct ga *a);
 void ga_x_clipboard_set(struct ga *a, const uint8_t *text, uint32_t len);
+
+/* clipfile.c: the qube's file clipboard (guest/clipboard/bulkhead-clipboard,
+ * what clipboard-broker reads and writes through the agent) kept in step
+ * with the X CLIPBOARD selection. */
+int ga_clipfile_open(struct ga *a);
+void ga_clipfile_write(struct ga *a, const void *text, uint32_t len);
+/* Handles the inotify events: a file set by someone else becomes the X
+ * CLIPBOARD. */
+void ga_clipfile_event(struct ga *a);
 
 #endif

@@ -98,8 +98,10 @@ static void dom0_msg(struct ga *a, const struct gui_hdr *h, const uint8_t *p)
     case GUI_MSG_CLIPBOARD_DATA: {
         uint32_t n;
 
-        if (h->len >= 4 && (memcpy(&n, p, 4), n == h->len - 4))
+        if (h->len >= 4 && (memcpy(&n, p, 4), n == h->len - 4)) {
             ga_x_clipboard_set(a, p + 4, n);
+            ga_clipfile_write(a, p + 4, n);
+        }
         break;
     }
     default:                        /* HELLO, XCONF, CROSSING: noted */
@@ -161,12 +163,13 @@ static int connect_dom0(struct ga *a, int domain, int port)
 
 static int run(struct ga *a)
 {
-    struct pollfd p[2];
+    struct pollfd p[3];
 
     p[0] = (struct pollfd){ .fd = xcb_get_file_descriptor(a->c),
                             .events = POLLIN };
     p[1] = (struct pollfd){ .fd = vchan_fd_for_select(a->v),
                             .events = POLLIN };
+    p[2] = (struct pollfd){ .fd = a->clip_inotify, .events = POLLIN };
     if (dom0_input(a) < 0)
         return 0;
     while (!stop) {
@@ -175,8 +178,10 @@ static int run(struct ga *a)
         xcb_flush(a->c);
         if (xcb_connection_has_error(a->c))
             return 1;
-        if (poll(p, 2, 1000) < 0 && errno != EINTR)
+        if (poll(p, 3, 1000) < 0 && errno != EINTR)
             return 1;
+        if (p[2].revents)
+            ga_clipfile_event(a);
         if (p[1].revents && vchan_wait(a->v) < 0)
             return 0;
         /* Reads what is there and (data_ready) arms the notification. */
@@ -213,6 +218,7 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_term);
     if (ga_x_open(&a, display) < 0)
         return 1;
+    ga_clipfile_open(&a);
     while (!stop) {
         if (connect_dom0(&a, domain, port) < 0) {
             if (once)

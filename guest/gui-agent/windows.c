@@ -377,6 +377,9 @@ static void on_selection_notify(struct ga *a, xcb_selection_notify_event_t *e)
     r = xcb_get_property_reply(a->c, xcb_get_property(a->c, 1, a->clip_win,
                                a->clip_prop, XCB_ATOM_ANY, 0,
                                GUI_CLIPBOARD_MAX / 4), NULL);
+    if (r)
+        ga_clipfile_write(a, xcb_get_property_value(r),
+                          (uint32_t)xcb_get_property_value_length(r));
     send_clipboard(a, r ? xcb_get_property_value(r) : "",
                    r ? (uint32_t)xcb_get_property_value_length(r) : 0);
     free(r);

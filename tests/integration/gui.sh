@@ -123,6 +123,15 @@ check "Ctrl-Shift-V pastes into the focused qube's CLIPBOARD" wait_for 3 sh -c "
 d0 "$P" ctrl-shift v
 sleep 0.2
 check "the global clipboard is one-shot" [ "$(grep -c 'personal: pasted' "$ROOT/daemon.log")" = 1 ]
+# The agents keep the qube's file clipboard (bulkhead-clipboard, what
+# clipboard-broker reads and writes) in step with the X CLIPBOARD.
+CFA=/tmp/.bulkhead-clipboard-$(uid_of 5)
+CFB=/tmp/.bulkhead-clipboard-$(uid_of 6)
+at_cleanup "rm -f '$CFA' '$CFB'"
+check "Ctrl-Shift-C also left the text in work's clipboard file" grep -qx "secret from work" "$CFA"
+check "the paste also landed in personal's clipboard file" grep -qx "secret from work" "$CFB"
+as_domain 6 sh -c "printf 'from the broker' >'$CFB.new' && mv '$CFB.new' '$CFB'"
+check "a clipboard file set in the qube becomes its X CLIPBOARD" wait_for 3 sh -c "DISPLAY=:$GB $P clip-get | grep -qx 'from the broker'"
 
 # ---- gui-daemon restarts: the agents reconnect and re-send their windows --
 kill -TERM "$DAEMON"
