@@ -213,7 +213,10 @@ static void server_accept(struct shm_chan *c)
     }
     /* One client per channel, as with libxenvchan. */
     unlink(c->path);
-    close_fd(&c->listen_fd);        /* also leaves the epoll set */
+    /* Remove it explicitly: a copy inherited by a forked child would keep
+     * the registration (and a level-triggered event) alive otherwise. */
+    epoll_ctl(c->ep_fd, EPOLL_CTL_DEL, c->listen_fd, NULL);
+    close_fd(&c->listen_fd);
     close_fd(&c->mem_fd);
     c->sock_fd = fd;
     if (ep_add(c->ep_fd, fd, TAG_SOCK) < 0)
