@@ -11,6 +11,7 @@
 #include "vchan/vchan.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -118,6 +119,23 @@ static void wait_children(struct agent *a, int sfd)
     }
 }
 
+/* The qube's own filesystems (root and /rw), not sync(): that would flush
+ * every filesystem of the host, once per stopping qube.  (storage-manager
+ * syncs the pool again before it commits a layer.) */
+static void sync_own_filesystems(void)
+{
+    static const char *const dirs[] = {"/", "/rw"};
+
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        int fd = open(dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+            if (syncfs(fd) < 0)
+                log_warn("syncfs %s", dirs[i]);
+            close(fd);
+        }
+    }
+}
+
 static void shutdown_all(struct agent *a, int sfd)
 {
     kill_all(a, SIGTERM);
@@ -127,7 +145,7 @@ static void shutdown_all(struct agent *a, int sfd)
      * (a hung mount) can take a while: wait for them, boundedly. */
     wait_children(a, sfd);
     agent_sessions_end_all(a);
-    sync();
+    sync_own_filesystems();
     if (a->ctl) {
         gchan_flush(a->ctl);
         agent_detach(a); /* dom0 sees the channel close */
