@@ -19,6 +19,9 @@
 #include "services/gui-daemon/decode.h"
 
 struct vchan;
+struct bus;
+
+enum gd_clip { GD_CLIP_OFF, GD_CLIP_LOCAL, GD_CLIP_BROKER };
 
 struct gd_window {
     uint32_t remote;                /* the agent's id: a key, nothing more */
@@ -64,7 +67,8 @@ struct gd {
     xcb_keycode_t key_c, key_v;     /* for Ctrl-Shift-C / V */
     struct gd_qube *qubes[GD_MAX_QUBES];
     int nqubes;
-    int local_clipboard;            /* stand-in for clipboard-broker */
+    enum gd_clip clip_mode;         /* Ctrl-Shift-C/V: off, local, broker */
+    struct bus *bus;                /* clip_mode broker: to clipboard-broker */
     char clip[GUI_CLIPBOARD_MAX];   /* its one slot (one-shot) */
     uint32_t clip_len;
     char clip_source[NAME_MAX_LEN + 1];
@@ -104,8 +108,16 @@ void qube_send(struct gd_qube *q, uint32_t type, uint32_t window,
 /* The window whose host id is HOST, with its qube. */
 struct gd_window *qube_find_host(struct gd *d, xcb_window_t host,
                                  struct gd_qube **q);
-/* Seams for the clipboard (README.md): Ctrl-Shift-C / Ctrl-Shift-V. */
+/* Ctrl-Shift-C / Ctrl-Shift-V on a window of Q (README.md). */
 void qube_clipboard_copy(struct gd *d, struct gd_qube *q);
 void qube_clipboard_paste(struct gd *d, struct gd_qube *q);
+
+
+/* ---- broker.c (clip_mode broker) ---- */
+int broker_open(struct gd *d);
+int broker_fd(struct gd *d);
+void broker_copy(struct gd *d, const char *qube);
+void broker_paste(struct gd *d, const char *qube);
+void broker_input(struct gd *d);
 
 #endif

@@ -1,11 +1,12 @@
 /* gui-daemon: seamless windows of the qubes on the dom0 display.
  *
  *   gui-daemon [--root DIR] [--display D] [--qube NAME:QID:LABEL]...
- *              [--clipboard local|off] [--no-sandbox] [--print-seccomp]
+ *              [--clipboard off|local|broker] [--no-sandbox]
+ *              [--print-seccomp]
  *
  * The display and the qubes also come from $ROOT/etc/bulkhead/gui-daemon.conf
  * (`display = :0`, `qubes = work:5:blue personal:6:green`,
- * `clipboard = off`); arguments win.  For each qube it offers a vchan
+ * `clipboard = off|local|broker`); arguments win.  For each qube it offers a vchan
  * (peer = qid, port GUI_VCHAN_PORT) that the qube's gui-agent connects to.
  * Exit codes: 0 on SIGTERM, 1 when the display is gone, 2 usage. */
 #include <errno.h>
@@ -39,7 +40,7 @@ static void on_term(int sig)
 static void usage(void)
 {
     fprintf(stderr, "usage: gui-daemon [--root DIR] [--display D] "
-            "[--qube NAME:QID:LABEL]... [--clipboard local|off] "
+            "[--qube NAME:QID:LABEL]... [--clipboard off|local|broker] "
             "[--no-sandbox] [--print-seccomp]\n");
     exit(2);
 }
@@ -140,8 +141,8 @@ static long now_sec(void)
 
 static void run(struct gd *d)
 {
-    struct pollfd pfd[GD_MAX_QUBES + 1];
-    int idx[GD_MAX_QUBES + 1], n;
+    struct pollfd pfd[GD_MAX_QUBES + 2];
+    int idx[GD_MAX_QUBES + 2], n;
     long sec;
 
     while (!stop) {
@@ -149,6 +150,8 @@ static void run(struct gd *d)
         pfd[0] = (struct pollfd){ .fd = xcb_get_file_descriptor(d->c),
                                   .events = POLLIN };
         n = 1;
+        if (broker_fd(d) >= 0)
+            pfd[n++] = (struct pollfd){ .fd = broker_fd(d), .events = POLLIN };
         for (int i = 0; i < d->nqubes; i++) {
             int fd = qube_poll_fd(d->qubes[i], sec);
 
@@ -160,7 +163,9 @@ static void run(struct gd *d)
         if (poll(pfd, (nfds_t)n, 200) < 0 && errno != EINTR)
             fatal("poll");
         sec = now_sec();
-        for (int i = 1; i < n; i++)
+        if (broker_fd(d) >= 0 && pfd[1].revents)
+            broker_input(d);
+        for (int i = broker_fd(d) >= 0 ? 2 : 1; i < n; i++)
             if (pfd[i].revents)
                 qube_input(d, d->qubes[idx[i]], sec);
         for (int i = 0; i < d->nqubes; i++)
@@ -191,7 +196,12 @@ int main(int argc, char **argv)
     load_config(&d, &o, &cfg);
     if (!o.display)
         o.display = getenv("DISPLAY");
-    d.local_clipboard = o.clipboard && !strcmp(o.clipboard, "local");
+    if (o.clipboard && !strcmp(o.clipboard, "local"))
+        d.clip_mode = GD_CLIP_LOCAL;
+    else if (o.clipboard && !strcmp(o.clipboard, "broker"))
+        d.clip_mode = GD_CLIP_BROKER;
+    else if (o.clipboard && strcmp(o.clipboard, "off"))
+        usage();
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_term;
     sigaction(SIGTERM, &sa, NULL);
@@ -202,6 +212,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < d.nqubes; i++)
         if (qube_listen(d.qubes[i]) < 0)
             fatalx("%s: cannot offer the GUI channel", d.qubes[i]->name);
+    if (d.clip_mode == GD_CLIP_BROKER)
+        broker_open(&d);
     if (o.sandbox && sandbox_enter(&gui_daemon_sandbox_policy) < 0)
         fatal("sandbox");
     log_info("ready on %s, %d qubes%s", o.display, d.nqubes,

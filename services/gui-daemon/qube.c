@@ -403,15 +403,19 @@ void qube_reset(struct gd *d, struct gd_qube *q)
         log_warnx("%s: cannot offer the GUI channel again", q->name);
 }
 
-/* ---- clipboard seams ------------------------------------------------------
- * Until clipboard-broker exists: with `clipboard = local` the daemon keeps
- * one slot itself (one-shot, no policy); otherwise Ctrl-Shift-C/V are
- * swallowed and logged.  clipboard-broker replaces the two marked calls. */
+/* ---- clipboard -------------------------------------------------------------
+ * clipboard = broker: Ctrl-Shift-C first has the agent write the qube's X
+ * CLIPBOARD into its clipboard file (CLIPBOARD_REQ; the answer's text is
+ * dropped here), then asks clipboard-broker to copy from the qube;
+ * Ctrl-Shift-V asks the broker to paste (policy, one-shot), and the target's
+ * agent turns the file the broker wrote into its X CLIPBOARD.
+ * clipboard = local (no broker yet, tests): one in-daemon one-shot slot, no
+ * policy.  clipboard = off: the keys are swallowed and logged. */
 
 void qube_clipboard_copy(struct gd *d, struct gd_qube *q)
 {
-    if (!d->local_clipboard) {
-        log_info("%s: Ctrl-Shift-C: no clipboard-broker, ignored", q->name);
+    if (d->clip_mode == GD_CLIP_OFF) {
+        log_info("%s: Ctrl-Shift-C: clipboard off, ignored", q->name);
         return;
     }
     q->clip_wanted = 1;
@@ -424,9 +428,10 @@ static void handle_clipboard(struct gd *d, struct gd_qube *q,
     if (!q->clip_wanted)
         return refuse(q, m, "clipboard data nobody asked for");
     q->clip_wanted = 0;
+    if (d->clip_mode == GD_CLIP_BROKER)
+        return broker_copy(d, q->name);     /* the file is written now */
     if (gui_validate_clipboard(m->u.clip.data, m->u.clip.length) < 0)
         return refuse(q, m, "clipboard text not UTF-8");
-    /* SEAM: clipboard-broker ClipboardCopy{source=q->name, text}. */
     memcpy(d->clip, m->u.clip.data, m->u.clip.length);
     d->clip_len = m->u.clip.length;
     snprintf(d->clip_source, sizeof(d->clip_source), "%s", q->name);
@@ -439,9 +444,9 @@ void qube_clipboard_paste(struct gd *d, struct gd_qube *q)
     uint8_t buf[GUI_HDR_SIZE + 4 + GUI_CLIPBOARD_MAX];
     struct gui_hdr h = { GUI_MSG_CLIPBOARD_DATA, 0, 4 + d->clip_len };
 
-    /* SEAM: clipboard-broker ClipboardPaste{target=q->name} (policy
-     * qubes.ClipboardPaste, one-shot) answers with the text. */
-    if (!d->local_clipboard || !d->clip_source[0] || !q->hello)
+    if (d->clip_mode == GD_CLIP_BROKER)
+        return broker_paste(d, q->name);
+    if (d->clip_mode != GD_CLIP_LOCAL || !d->clip_source[0] || !q->hello)
         return;
     memcpy(buf, &h, GUI_HDR_SIZE);
     memcpy(buf + GUI_HDR_SIZE, &d->clip_len, 4);
