@@ -85,7 +85,7 @@ void busd_handle_frame(struct busd *d, int from, const void *hdr,
 /* Expires deadlines, releases delayed frames, flushes queues. */
 void busd_tick(struct busd *d, uint64_t now);
 /* How long the loop may sleep before busd_tick has work. */
-int busd_timeout_ms(const struct busd *d, uint64_t now);
+int busd_timeout_ms(struct busd *d, uint64_t now);
 /* Delivers queued frames of SVC while its transport accepts them. */
 void busd_flush(struct busd *d, int svc, uint64_t now);
 /* Sends BODY as the answer to O (src "busd"). */

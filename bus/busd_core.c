@@ -253,7 +253,7 @@ static void handle_request(struct busd *d, const struct busd_origin *o,
         return;
     }
     p->replier = dst;
-    p->deadline = o->deadline;
+    pending_set_deadline(&d->pending, p, o->deadline);
     if (o->peer == BUSD_ADMIN) {
         memcpy(p->hdr, o->hdr, o->hdrlen);
         p->hdrlen = o->hdrlen;
@@ -476,7 +476,7 @@ void busd_tick(struct busd *d, uint64_t now)
     }
 }
 
-int busd_timeout_ms(const struct busd *d, uint64_t now)
+int busd_timeout_ms(struct busd *d, uint64_t now)
 {
     uint64_t next = pending_next_deadline(&d->pending);
     int ms;

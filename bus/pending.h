@@ -13,10 +13,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* (Overridable so that the fuzz build can use small tables.) */
+#ifndef PENDING_MAX
 #define PENDING_MAX 4096
+#endif
 /* One peer may hold at most this many: a service flooding requests gets
  * QUEUE_FULL without starving the others. */
+#ifndef PENDING_MAX_PER_PEER
 #define PENDING_MAX_PER_PEER 1024
+#endif
 #define PENDING_ADMIN (-1)
 #define PENDING_HDR_MAX 128
 
@@ -29,10 +34,16 @@ struct pending {
     uint8_t hdr[PENDING_HDR_MAX];
 };
 
-/* Entries are kept packed in [0, count): lookups scan only live entries. */
+/* Entries are kept packed in [0, count): lookups scan only live entries.
+ * The earliest deadline is cached (so an idle tick costs O(1)) and each
+ * peer's number of entries is counted (peers are -1..PENDING_PEERS-2). */
+#define PENDING_PEERS 65
 struct pending_table {
     struct pending *v;
     size_t count, cap;
+    uint64_t min_deadline;         /* valid when min_valid */
+    int min_valid;
+    uint32_t per_peer[PENDING_PEERS];
 };
 
 int pending_init(struct pending_table *t, size_t cap);
@@ -42,13 +53,16 @@ struct pending *pending_find(struct pending_table *t, int requester,
 /* Adds an entry; NULL when the table is full. */
 struct pending *pending_add(struct pending_table *t, int requester,
                             uint64_t id, int replier, uint64_t deadline);
+/* Changes P's deadline (a retry refreshes it). */
+void pending_set_deadline(struct pending_table *t, struct pending *p,
+                          uint64_t deadline);
 /* Removes P (a pointer returned by find/add/expired; invalidates it). */
 void pending_remove(struct pending_table *t, struct pending *p);
 /* Copies out and removes one entry whose deadline <= NOW; 0 when none. */
 int pending_take_expired(struct pending_table *t, uint64_t now,
                          struct pending *out);
 /* The earliest deadline, or UINT64_MAX when empty. */
-uint64_t pending_next_deadline(const struct pending_table *t);
+uint64_t pending_next_deadline(struct pending_table *t);
 /* Number of live entries (in all / of REQUESTER). */
 size_t pending_count(const struct pending_table *t);
 size_t pending_count_peer(const struct pending_table *t, int requester);

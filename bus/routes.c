@@ -66,13 +66,17 @@ static int parse_types(struct route *r, char *list, char *err,
                        size_t errlen)
 {
     char *save = NULL;
-
-    size_t n = strlen(list);
+    size_t n = strlen(list), elements = 1;
 
     /* strtok_r would skip empty elements: "a,,b" is a typo, say so. */
     if (n == 0 || list[0] == ',' || list[n - 1] == ',' || strstr(list, ",,"))
         return fail(err, errlen, r->line, "empty type list element");
-    r->types = calloc(ROUTES_MAX_TYPES, sizeof(*r->types));
+    for (const char *c = list; *c; c++)
+        elements += *c == ',';
+    if (elements > ROUTES_MAX_TYPES)
+        return fail(err, errlen, r->line, "more than %d types",
+                    ROUTES_MAX_TYPES);
+    r->types = calloc(elements, sizeof(*r->types));
     if (!r->types)
         return fail(err, errlen, r->line, "out of memory");
     for (char *t = strtok_r(list, ",", &save); t;
@@ -117,12 +121,18 @@ int routes_parse(struct routes *rt, const char *text, char *err,
 {
     char *copy = strdup(text), *save = NULL;
     int lineno = 0, rc = 0;
+    size_t rules = 1;
     const char *p;
 
     memset(rt, 0, sizeof(*rt));
     if (!copy)
         return fail(err, errlen, 0, "out of memory");
-    rt->rules = calloc(ROUTES_MAX_RULES, sizeof(*rt->rules));
+    /* At most one rule per line: size the array from the text. */
+    for (p = text; *p; p++)
+        rules += *p == '\n';
+    if (rules > ROUTES_MAX_RULES)
+        rules = ROUTES_MAX_RULES;
+    rt->rules = calloc(rules, sizeof(*rt->rules));
     if (!rt->rules) {
         free(copy);
         return fail(err, errlen, 0, "out of memory");
@@ -141,7 +151,7 @@ int routes_parse(struct routes *rt, const char *text, char *err,
             ;
         if (!*p)
             continue;
-        if (rt->count == ROUTES_MAX_RULES)
+        if (rt->count == rules)
             rc = fail(err, errlen, lineno, "more than %d rules",
                       ROUTES_MAX_RULES);
         else

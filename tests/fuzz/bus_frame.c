@@ -1,12 +1,14 @@
 /* libFuzzer target: busd's frame handling (bus/busd_core.c, busd_ctl.c)
  * and the envelope decoder, through a fake transport.
  *
- * Input: byte 0 picks the peer the frame comes from (a service or the
- * admin socket), byte 1 advances the clock and decides which slot sockets
- * refuse to send (so queueing, hold and expiry paths run), the rest is the
- * frame.  busd's state persists across inputs, as in the real daemon, so
- * sequences of requests, replies, switches and fault rules are explored;
- * every table it keeps is bounded. */
+ * An input is a sequence of records, each handled by one fresh busd in
+ * order (so requests, replies, switches, holds and fault rules interact):
+ *   byte 0      the peer the frame comes from (a service or the admin)
+ *   byte 1      clock advance (low 6 bits) and which slot sockets refuse
+ *               to send (so queueing, hold and expiry paths run)
+ *   bytes 2-3   frame length (big endian), then the frame.
+ * The busd is freed after each input, so allocations balance and every
+ * input is reproducible on its own. */
 #include <stdint.h>
 #include <string.h>
 
@@ -15,9 +17,8 @@
 #include "lib/log.h"
 
 static struct busd d;
-static int ready;
 static uint8_t down_mask;
-static uint64_t now = 1000000;
+static uint64_t now;
 
 static int fake_send_slot(void *ctx, int svc, int slot, const void *frame,
                           size_t len)
@@ -58,33 +59,24 @@ static void setup(void)
     struct routes rt;
     char err[128];
 
-    log_init("fuzz-bus");
-    log_set_level(LOG_LVL_ERROR);
     if (busd_init(&d, &io, true, 42) < 0 ||
         routes_parse(&rt, table, err, sizeof(err)) < 0)
         __builtin_trap();
     busd_set_routes(&d, &rt, true);
-    ready = 1;
+    now = 1000000;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void one_frame(uint8_t who, uint8_t flags,
+                      const uint8_t *untrusted_frame, size_t len)
 {
     static const uint8_t hdr[32] = {1, 0, 0, 0, 1, 0, 0, 0, 0x80};
-    const uint8_t *untrusted_frame = data + 2;
-    size_t len = size - 2;
-    int peer;
+    int peer = who % (d.nsvc + 1);
     bus_msg *m;
 
-    if (!ready)
-        setup();
-    if (size < 2)
-        return 0;
-    peer = data[0] % (d.nsvc + 1);
     if (peer == d.nsvc)
         peer = BUSD_ADMIN;
-    down_mask = data[1];
-    now += data[1] & 0x3f;
+    down_mask = flags;
+    now += flags & 0x3f;
     /* The decoder on its own, as libbus runs it. */
     m = bus_decode(untrusted_frame, len);
     if (!bus_validate(m))
@@ -95,5 +87,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       len, now);
     busd_tick(&d, now);
     (void)busd_timeout_ms(&d, now);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int logging_set;
+
+    if (!logging_set) {
+        log_init("fuzz-bus");
+        log_set_level(LOG_LVL_ERROR);
+        logging_set = 1;
+    }
+    setup();
+    while (size >= 4) {
+        size_t len = (size_t)data[2] << 8 | data[3];
+        if (len > size - 4)
+            len = size - 4;
+        one_frame(data[0], data[1], data + 4, len);
+        data += 4 + len;
+        size -= 4 + len;
+    }
+    /* Let every deadline pass: expiry answers for whatever is pending. */
+    busd_tick(&d, now + 700000);
+    busd_free(&d);
     return 0;
 }
