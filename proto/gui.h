@@ -40,6 +40,8 @@
 #define GUI_MAX_WINDOWS 256             /* windows per qube */
 #define GUI_MAX_BUFFER_BYTES (512u << 20) /* shared buffer memory per qube */
 #define GUI_MAX_MSGS_PER_SEC 20000      /* beyond: reads paused till next s */
+#define GUI_MAX_PAINT_SCREENS 240       /* painted area per second, in dom0
+                                           screens; beyond: paused too */
 #define GUI_TITLE_MAX 127               /* bytes of UTF-8, before the prefix */
 #define GUI_CLIPBOARD_MAX 65536         /* bytes of clipboard text */
 

@@ -50,6 +50,7 @@ struct gd_qube {
     size_t buf_bytes;               /* shared buffer memory attached */
     long rate_sec;                  /* the second RATE_COUNT counts */
     unsigned rate_count;
+    uint64_t paint_px;              /* painted this second (rate_sec) */
     unsigned long refused;          /* messages refused (logged) */
     int backlog;                    /* stopped early on the rate limit */
     int clip_wanted;                /* we sent CLIPBOARD_REQ */

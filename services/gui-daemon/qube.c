@@ -221,6 +221,16 @@ static void handle_shmimage(struct gd *d, struct gd_qube *q,
                          w->vis.h, &r) < 0)
         return;                     /* nothing visible changed */
     host_paint(d, w, &r);
+    /* The dom0 X server's time is shared by every qube: a qube painting
+     * more than its budget of screens per second waits for the next. */
+    q->paint_px += (uint64_t)r.w * r.h;
+    if (q->paint_px > (uint64_t)GUI_MAX_PAINT_SCREENS *
+        d->screen->width_in_pixels * d->screen->height_in_pixels) {
+        if (q->rate_count < GUI_MAX_MSGS_PER_SEC)
+            log_warnx("%s: over %u screens painted/s, reading paused",
+                      q->name, GUI_MAX_PAINT_SCREENS);
+        q->rate_count = GUI_MAX_MSGS_PER_SEC;
+    }
 }
 
 static void handle_wmname(struct gd *d, struct gd_qube *q,
@@ -314,6 +324,7 @@ static int over_rate(struct gd_qube *q, long now_sec)
     if (q->rate_sec != now_sec) {
         q->rate_sec = now_sec;
         q->rate_count = 0;
+        q->paint_px = 0;
     }
     return q->rate_count >= GUI_MAX_MSGS_PER_SEC;
 }

@@ -356,6 +356,24 @@ static void flood(long n)
             break;
 }
 
+/* Full-window repaints of a large window, as fast as the ring takes them. */
+static void paint_flood(long n)
+{
+    const uint32_t W = 1000, H = 800;
+    struct gui_msg_shmimage r = { 0, 0, W, H };
+    int fd = vchan_buffer_create("flood", (size_t)W * H * 4);
+
+    create(0x180, 100, 100, W, H, 0);
+    title(0x180, "s-paint-flood", 13);
+    map(0x180);
+    send_buffer(0x180, fd, 9, W, H);
+    close(fd);
+    for (long i = 0; i < n; i++)
+        if (msg(GUI_MSG_SHMIMAGE, 0x180, &r, sizeof(r)) < 0)
+            break;
+    msg(GUI_MSG_DESTROY, 0x180, NULL, 0);
+}
+
 static void bad_length(void)
 {
     struct gui_hdr h = { GUI_MSG_CREATE, 0x170, 10 };
@@ -381,7 +399,7 @@ int main(int argc, char **argv)
 
     if (argc < 3) {
         fprintf(stderr, "usage: gui-hostile QUBE LABEL-RRGGBB "
-                "[checks|flood N]\n");
+                "[checks|flood N|paint-flood N]\n");
         return 2;
     }
     qube = argv[1];
@@ -394,6 +412,11 @@ int main(int argc, char **argv)
     if (!v)
         return 100;
     msg(GUI_MSG_HELLO, 0, &hello, sizeof(hello));
+    if (!strcmp(mode, "paint-flood") && argc > 4) {
+        paint_flood(atol(argv[4]));
+        check(barrier() == 0, "qube painting too much still served afterwards");
+        return failures;
+    }
     if (!strcmp(mode, "flood") && argc > 4) {
         flood(atol(argv[4]));
         check(barrier() == 0, "flooding qube still served afterwards");

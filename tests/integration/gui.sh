@@ -173,6 +173,12 @@ wait $FLOOD
 check "the flooding qube was throttled, not dropped" grep -q "^ok" "$ROOT/flood.out"
 check "the daemon logged the throttle" grep -q "messages/s, reading paused" "$ROOT/daemon.log"
 
+as_domain 7 env DISPLAY=:$D0 "$BH_TESTBIN/gui-hostile" hostile cc0000 \
+    paint-flood 800 >"$ROOT/pflood.out" 2>&1
+check "a qube painting over its budget is paused, then served" grep -q "^ok" "$ROOT/pflood.out"
+check "the daemon logged the paint budget" grep -q "screens painted/s, reading paused" "$ROOT/daemon.log"
+check "work's window still intact after the paint flood" sh -c "[ \"\$(DISPLAY=:$D0 $P pixel $((X + 1)) $((Y + 60)))\" = 3465a4 ]"
+
 # ---- close from either side ---------------------------------------------------
 d0 "$P" close "$WINB"
 check "closing on dom0 closes the guest client" wait_for 3 grep -q "^close" "$ROOT/b.log"
