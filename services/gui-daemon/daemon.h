@@ -65,7 +65,11 @@ struct gd {
     xcb_gcontext_t text_gc;         /* title text; 0 without a font */
     xcb_atom_t wm_protocols, wm_delete, net_wm_name, utf8_string,
                wm_class, bh_qube, bh_label;
-    xcb_keycode_t key_c, key_v;     /* for Ctrl-Shift-C / V */
+    /* The global clipboard's keys (default Ctrl-Shift-C / Ctrl-Shift-V):
+     * keysym and exact modifiers (of Shift, Control, Mod1, Mod4). */
+    xcb_keysym_t copy_sym, paste_sym;
+    uint16_t copy_mods, paste_mods;
+    xcb_keycode_t key_c, key_v;     /* their keycodes on this display */
     struct gd_qube *qubes[GD_MAX_QUBES];
     int nqubes;
     enum gd_clip clip_mode;         /* Ctrl-Shift-C/V: off, local, broker */
@@ -77,6 +81,9 @@ struct gd {
 
 /* ---- host.c ---- */
 int host_open(struct gd *d, const char *display);
+/* "ctrl+shift+c" style (ctrl, shift, alt, super + one [a-z0-9]) into a
+ * keysym and modifier mask; -1 when malformed. */
+int host_parse_keys(const char *spec, xcb_keysym_t *sym, uint16_t *mods);
 int host_create(struct gd *d, struct gd_qube *q, struct gd_window *w);
 void host_destroy(struct gd *d, struct gd_window *w);
 void host_configure(struct gd *d, struct gd_window *w);

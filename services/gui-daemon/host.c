@@ -12,8 +12,10 @@
 #include "lib/log.h"
 #include "services/gui-daemon/daemon.h"
 
-#define XK_c 0x63
-#define XK_v 0x76
+/* The modifiers that count when matching the clipboard keys (Lock and
+ * NumLock do not). */
+#define KEY_MODS (XCB_MOD_MASK_SHIFT | XCB_MOD_MASK_CONTROL | \
+                  XCB_MOD_MASK_1 | XCB_MOD_MASK_4)
 
 static const struct {
     const char *name;
@@ -43,7 +45,38 @@ static xcb_atom_t atom(xcb_connection_t *c, const char *name)
     return a;
 }
 
-/* The keycodes that carry keysyms c and v (Ctrl-Shift-C/V). */
+int host_parse_keys(const char *spec, xcb_keysym_t *sym, uint16_t *mods)
+{
+    static const struct { const char *name; uint16_t mask; } m[] = {
+        { "ctrl", XCB_MOD_MASK_CONTROL }, { "shift", XCB_MOD_MASK_SHIFT },
+        { "alt", XCB_MOD_MASK_1 }, { "super", XCB_MOD_MASK_4 },
+    };
+    char buf[64], *save = NULL;
+    size_t i;
+
+    if (snprintf(buf, sizeof(buf), "%s", spec) >= (int)sizeof(buf))
+        return -1;
+    *mods = 0;
+    *sym = 0;
+    for (char *t = strtok_r(buf, "+", &save); t;
+         t = strtok_r(NULL, "+", &save)) {
+        if (*sym)
+            return -1;                  /* the key comes last */
+        for (i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+            if (!strcmp(t, m[i].name))
+                break;
+        if (i < sizeof(m) / sizeof(m[0]))
+            *mods |= m[i].mask;
+        else if (strlen(t) == 1 && ((*t >= 'a' && *t <= 'z') ||
+                                    (*t >= '0' && *t <= '9')))
+            *sym = (unsigned char)*t;
+        else
+            return -1;
+    }
+    return *sym && *mods ? 0 : -1;
+}
+
+/* The keycodes that carry the clipboard keys' keysyms. */
 static void find_keys(struct gd *d)
 {
     const xcb_setup_t *s = xcb_get_setup(d->c);
@@ -58,9 +91,9 @@ static void find_keys(struct gd *d)
     for (int k = 0; k < n; k++) {
         xcb_keysym_t ks = syms[k * r->keysyms_per_keycode];
 
-        if (ks == XK_c && !d->key_c)
+        if (ks == d->copy_sym && !d->key_c)
             d->key_c = (xcb_keycode_t)(s->min_keycode + k);
-        if (ks == XK_v && !d->key_v)
+        if (ks == d->paste_sym && !d->key_v)
             d->key_v = (xcb_keycode_t)(s->min_keycode + k);
     }
     free(r);
@@ -279,16 +312,17 @@ static void on_key(struct gd *d, xcb_key_press_event_t *e)
 {
     struct gd_qube *q;
     struct gd_window *w = qube_find_host(d, e->event, &q);
-    const uint16_t cs = XCB_MOD_MASK_CONTROL | XCB_MOD_MASK_SHIFT;
+    uint16_t mods = e->state & KEY_MODS;
+    int copy = e->detail == d->key_c && mods == d->copy_mods;
+    int paste = e->detail == d->key_v && mods == d->paste_mods;
     struct gui_msg_keypress k;
 
     if (!w)
         return;
-    if ((e->state & cs) == cs && (e->detail == d->key_c ||
-                                  e->detail == d->key_v)) {
+    if (copy || paste) {
         /* dom0's: the qube never sees these keys. */
         if ((e->response_type & 0x7f) == XCB_KEY_PRESS) {
-            if (e->detail == d->key_c)
+            if (copy)
                 qube_clipboard_copy(d, q);
             else
                 qube_clipboard_paste(d, q);

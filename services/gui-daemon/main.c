@@ -1,12 +1,14 @@
 /* gui-daemon: seamless windows of the qubes on the dom0 display.
  *
  *   gui-daemon [--root DIR] [--display D] [--qube NAME:QID:LABEL]...
- *              [--clipboard off|local|broker] [--no-sandbox]
+ *              [--clipboard off|local|broker] [--copy-keys KEYS]
+ *              [--paste-keys KEYS] [--no-sandbox]
  *              [--print-seccomp]
  *
  * The display and the qubes also come from $ROOT/etc/bulkhead/gui-daemon.conf
  * (`display = :0`, `qubes = work:5:blue personal:6:green`,
- * `clipboard = off|local|broker`); arguments win.  For each qube it offers a vchan
+ * `clipboard = off|local|broker`, `copy_keys = ctrl+shift+c`,
+ * `paste_keys = ctrl+shift+v`); arguments win.  For each qube it offers a vchan
  * (peer = qid, port GUI_VCHAN_PORT) that the qube's gui-agent connects to.
  * Exit codes: 0 on SIGTERM, 1 when the display is gone, 2 usage. */
 #include <errno.h>
@@ -41,6 +43,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: gui-daemon [--root DIR] [--display D] "
             "[--qube NAME:QID:LABEL]... [--clipboard off|local|broker] "
+            "[--copy-keys ctrl+shift+c] [--paste-keys ctrl+shift+v] "
             "[--no-sandbox] [--print-seccomp]\n");
     exit(2);
 }
@@ -66,7 +69,7 @@ static int add_qube(struct gd *d, const char *spec)
 }
 
 struct opts {
-    const char *root, *display, *clipboard;
+    const char *root, *display, *clipboard, *copy_keys, *paste_keys;
     const char *qubes[GD_MAX_QUBES];
     int nqubes;
     int sandbox;
@@ -87,6 +90,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
             o->display = v, i++;
         else if (!strcmp(a, "--clipboard"))
             o->clipboard = v, i++;
+        else if (!strcmp(a, "--copy-keys"))
+            o->copy_keys = v, i++;
+        else if (!strcmp(a, "--paste-keys"))
+            o->paste_keys = v, i++;
         else if (!strcmp(a, "--qube") && o->nqubes < GD_MAX_QUBES)
             o->qubes[o->nqubes++] = v, i++;
         else
@@ -111,6 +118,10 @@ static void load_config(struct gd *d, struct opts *o, struct config *cfg)
         o->display = config_get(cfg, "display");
     if (!o->clipboard)
         o->clipboard = config_get(cfg, "clipboard");
+    if (!o->copy_keys)
+        o->copy_keys = config_get(cfg, "copy_keys");
+    if (!o->paste_keys)
+        o->paste_keys = config_get(cfg, "paste_keys");
     /* The X server's cookie, when it wants one (libxcb reads the env). */
     if ((v = config_get(cfg, "xauthority")))
         setenv("XAUTHORITY", v, 1);
@@ -196,6 +207,11 @@ int main(int argc, char **argv)
     load_config(&d, &o, &cfg);
     if (!o.display)
         o.display = getenv("DISPLAY");
+    if (host_parse_keys(o.copy_keys ? o.copy_keys : "ctrl+shift+c",
+                        &d.copy_sym, &d.copy_mods) < 0 ||
+        host_parse_keys(o.paste_keys ? o.paste_keys : "ctrl+shift+v",
+                        &d.paste_sym, &d.paste_mods) < 0)
+        fatalx("copy_keys/paste_keys: expected e.g. ctrl+shift+c");
     if (o.clipboard && !strcmp(o.clipboard, "local"))
         d.clip_mode = GD_CLIP_LOCAL;
     else if (o.clipboard && !strcmp(o.clipboard, "broker"))
