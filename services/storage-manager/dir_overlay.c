@@ -98,6 +98,18 @@ int dov_store(struct dov_pool *p, const char *qube, const struct manifest *m,
     return 0;
 }
 
+int dov_store_fast(struct dov_pool *p, const char *qube,
+                   const struct manifest *m, struct dov_err *e)
+{
+    char path[PATH_MAX];
+
+    if (dov_vol_path(p, qube, m->volume, "manifest", path, sizeof(path)) < 0 ||
+        manifest_store_fast(m, path) < 0)
+        return dov_fail(e, DOV_FAILED, "cannot write manifest of %s:%s: %s",
+                        qube, m->volume, strerror(errno));
+    return 0;
+}
+
 int dov_sync(struct dov_pool *p, struct dov_err *e)
 {
     if (syncfs(p->fd) < 0)

@@ -17,6 +17,9 @@ int dov_load(struct dov_pool *p, const char *qube, const char *volume,
              struct manifest *m, struct dov_err *e);
 int dov_store(struct dov_pool *p, const char *qube, const struct manifest *m,
               struct dov_err *e);
+/* Without the flushes (manifest_store_fast). */
+int dov_store_fast(struct dov_pool *p, const char *qube,
+                   const struct manifest *m, struct dov_err *e);
 /* Removes every layer/work dir of QUBE:VOLUME that neither M nor a lease
  * names.  Returns the number removed. */
 int dov_gc_volume(struct dov_pool *p, const char *qube,

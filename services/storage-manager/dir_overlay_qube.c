@@ -244,8 +244,9 @@ int dov_qube_create(struct dov_pool *p, const struct dov_create *c,
         rc = build_volume(&b, dov_volumes[v], e);
     close(b.qfd);
     dov_crash_point("create-built");
-    if (rc == 0 && dov_sync(p, e) == 0 && rename(tmp, dst) == 0 &&
-        fsync_parent_dir(dst) == 0) {
+    /* A disposable's volumes hold nothing worth a flush of the pool. */
+    if (rc == 0 && (b.dispvm || dov_sync(p, e) == 0) &&
+        rename(tmp, dst) == 0 && fsync_parent_dir(dst) == 0) {
         dov_crash_point("create-renamed");
         return 0;
     }
@@ -282,18 +283,20 @@ int dov_qube_remove(struct dov_pool *p, const char *qube, struct dov_err *e)
     if (!dov_qube_exists(p, qube))
         return dov_fail(e, DOV_NOTFOUND, "no volumes for qube '%s'",
                         name_is_valid(qube) ? qube : "?");
-    for (size_t v = 0; v < 3; v++) {
+    for (size_t v = 0; v < 3; v++)
         if (dov_load(p, qube, dov_volumes[v], &m[v], e) < 0)
             return -1;
-        if (m[v].session)
-            return dov_fail(e, DOV_BUSY, "%s is running (volumes prepared)",
-                            qube);
-    }
     if ((dep = find_dependent(p, qube))) {
         dov_fail(e, DOV_BUSY, "%s is used by %s", qube, dep);
         free(dep);
         return -1;
     }
+    /* vm-manager removes only halted qubes; sessions still open are those
+     * of a run whose release was lost (a crash): drop them first, so that
+     * a disposable never outlives a restart. */
+    for (size_t v = 0; v < 3; v++)
+        if (m[v].session && dov_qube_release(p, qube, false, e) < 0)
+            return -1;
     snprintf(src, sizeof(src), "%s/qubes/%s", p->path, qube);
     snprintf(dst, sizeof(dst), "%s/trash/%s.%ld", p->path, qube,
              (long)time(NULL));

@@ -162,8 +162,15 @@ static int prepare_volume(struct dov_pool *p, const char *qube,
 
     if (dov_load(p, qube, volume, &m, e) < 0)
         return -1;
-    if (m.session) /* already prepared: a retry gets the same stacks */
-        return fill_stack(p, qube, &m, s);
+    if (m.session) { /* already prepared: a retry gets the same stacks */
+        if (fill_stack(p, qube, &m, s) < 0)
+            return -1;
+        /* after a power cut the (unflushed) directories may be missing */
+        if (mkdir(s->upper, 0755) == 0 && chown(s->upper, 0, 0) == 0)
+            chmod(s->upper, 0755);
+        mkdir(s->work, 0700);
+        return 0;
+    }
     if (switch_source(p, &m, template_name, e) < 0)
         return -1;
     if (m.source[0] && take_lease(p, &m, e) < 0)
@@ -179,7 +186,7 @@ static int prepare_volume(struct dov_pool *p, const char *qube,
         return -1;
     m.session = id;
     dov_crash_point("prepare-made");
-    if (dov_store(p, qube, &m, e) < 0)
+    if (dov_store_fast(p, qube, &m, e) < 0)
         return -1;
     dov_crash_point("prepare-switched");
     return fill_stack(p, qube, &m, s);
@@ -309,7 +316,8 @@ static int release_volume(struct dov_pool *p, const char *qube,
     m.session = 0;
     m.lease_source[0] = 0;
     m.nlease = 0;
-    if (dov_store(p, qube, &m, e) < 0)
+    if ((keep ? dov_store(p, qube, &m, e) : dov_store_fast(p, qube, &m, e)) <
+        0)
         return -1;
     dov_crash_point(keep ? "commit-switched" : "discard-switched");
     dov_gc_volume(p, qube, &m); /* the work dir, a discarded session */

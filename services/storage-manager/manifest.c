@@ -6,6 +6,9 @@
 #include "lib/names.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -217,6 +220,30 @@ int manifest_store(const struct manifest *m, const char *path)
     if (!text)
         return -1;
     rc = atomic_write_file(path, text, strlen(text), 0600);
+    free(text);
+    return rc;
+}
+
+int manifest_store_fast(const struct manifest *m, const char *path)
+{
+    char *text = manifest_format(m), tmp[PATH_MAX];
+    size_t len;
+    int fd, rc = -1;
+
+    if (!text)
+        return -1;
+    len = strlen(text);
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+              0600);
+    if (fd >= 0 && write(fd, text, len) == (ssize_t)len && close(fd) == 0) {
+        fd = -1;
+        rc = rename(tmp, path);
+    }
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0)
+        unlink(tmp);
     free(text);
     return rc;
 }

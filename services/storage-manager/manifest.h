@@ -62,6 +62,10 @@ int manifest_load(struct manifest *m, const char *path, char *err,
                   size_t errlen);
 /* Atomic replacement (write temp, fsync, rename, fsync dir). */
 int manifest_store(const struct manifest *m, const char *path);
+/* Atomic against a process crash (write temp, rename) but not flushed:
+ * for state whose loss in a power cut is harmless (a prepare, a discard;
+ * see README.md "Durability"). */
+int manifest_store_fast(const struct manifest *m, const char *path);
 
 /* Is ID one of the layers, the session or the leases? */
 bool manifest_has_layer(const struct manifest *m, uint64_t id);
