@@ -2,10 +2,7 @@
  * ($RUN/bus/<svc>/0.sock, 1.sock), the admin REQ/REP socket (raw, so that
  * many CLI processes are served at once) and the admin events PUB socket;
  * then routes frames with busd_core.c until SIGTERM.  SIGHUP reloads the
- * route table.  See bus/README.md.
- *
- * usage: busd [--root DIR] [--routes FILE] [--service NAME]...
- *             [--allow-faults] [--no-sandbox] */
+ * route table.  Usage: see usage() and bus/README.md. */
 #include "busd.h"
 
 #include <errno.h>

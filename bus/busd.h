@@ -102,5 +102,15 @@ extern const struct sandbox_policy busd_sandbox_policy;
 /* A request addressed to "busd" itself (route already checked). */
 void busd_control(struct busd *d, const struct busd_origin *o,
                   const bus_msg *m, uint64_t now);
+void busd_answer_ok(struct busd *d, const struct busd_origin *o,
+                    const char *text);
+
+/* ---- busd_fault.c ---- */
+/* FaultAdd/FaultList/FaultClear from the admin (refused unless allowed). */
+void busd_fault_control(struct busd *d, const struct busd_origin *o,
+                        const bus_msg *m);
+/* The fault rule that fires for this frame (logged), or NULL. */
+struct fault_rule *busd_pick_fault(struct busd *d, const char *src,
+                                   const char *dst, const char *type);
 
 #endif

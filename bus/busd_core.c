@@ -128,22 +128,6 @@ static int deliver_to(struct busd *d, int peer, const void *hdr,
     return deliver_svc(d, peer, frame, len, deadline);
 }
 
-static struct fault_rule *pick_fault(struct busd *d, const char *src,
-                                     const char *dst, const char *type)
-{
-    struct fault_rule *f;
-
-    if (!d->allow_faults || d->faults.count == 0)
-        return NULL;
-    f = fault_pick(&d->faults, src, dst, type);
-    if (f)
-        log_info("fault: %s %s -> %s %s%s", fault_action_name(f->action),
-                 src, dst, type,
-                 f->action == BULKHEAD__FAULT_ADD__ACTION__DELAY ? " (delay)"
-                                                                 : "");
-    return f;
-}
-
 /* Delivers FRAME to PEER applying fault F (already rolled; DROP is the
  * caller's business since it decides what happens to the pending entry). */
 static int forward(struct busd *d, int peer, const void *hdr, size_t hdrlen,
@@ -258,7 +242,7 @@ static void handle_request(struct busd *d, const struct busd_origin *o,
         memcpy(p->hdr, o->hdr, o->hdrlen);
         p->hdrlen = o->hdrlen;
     }
-    f = pick_fault(d, src, m->dst, type);
+    f = busd_pick_fault(d, src, m->dst, type);
     if (f && f->action == BULKHEAD__FAULT_ADD__ACTION__DROP)
         return;   /* the pending entry will answer DEADLINE */
     frame = bus_encode(m, &len);
@@ -289,7 +273,7 @@ static void handle_reply(struct busd *d, int from, bus_msg *m, uint64_t now)
                   (unsigned long long)m->reply_to);
         return;
     }
-    f = pick_fault(d, m->src, m->dst, bus_body_name(m));
+    f = busd_pick_fault(d, m->src, m->dst, bus_body_name(m));
     if (f && f->action == BULKHEAD__FAULT_ADD__ACTION__DROP)
         return;   /* still pending: the requester gets DEADLINE */
     copy = *p;
@@ -319,7 +303,7 @@ static void handle_event(struct busd *d, int from, bus_msg *m, uint64_t now)
         struct fault_rule *f;
         if (!routes_subscribed(&d->routes, m->src, d->svc[i].name, type))
             continue;
-        f = pick_fault(d, m->src, d->svc[i].name, type);
+        f = busd_pick_fault(d, m->src, d->svc[i].name, type);
         if (f && f->action == BULKHEAD__FAULT_ADD__ACTION__DROP)
             continue;
         if (forward(d, i, NULL, 0, frame, len, m->deadline_ms, f, now) < 0)

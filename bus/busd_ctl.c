@@ -1,17 +1,15 @@
 /* Requests addressed to busd itself: Ping, BusStatus, the launcher's
- * BusHold/BusRelease/BusSwitch, and the admin's fault injection commands.
- * The route table has already allowed (src, "busd", type); the checks here
- * are the fixed rules on top of it (only the launcher steers delivery, only
- * the admin injects faults, and only when busd runs with --allow-faults). */
+ * BusHold/BusRelease/BusSwitch, the admin's Fault* (busd_fault.c).  The
+ * route table has already allowed (src, "busd", type); the fixed rules on
+ * top: only the launcher steers delivery, only the admin injects faults. */
 #include "busd.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "lib/log.h"
 
-static void answer_ok(struct busd *d, const struct busd_origin *o,
-                      const char *text)
+void busd_answer_ok(struct busd *d, const struct busd_origin *o,
+                    const char *text)
 {
     bus_msg m = BULKHEAD__ENVELOPE__INIT;
     Bulkhead__Ok ok = BULKHEAD__OK__INIT;
@@ -94,68 +92,7 @@ static void handle_steer(struct busd *d, const struct busd_origin *o,
              d->svc[svc].active, d->svc[svc].held ? "held" : "delivering",
              d->svc[svc].q.count);
     busd_flush(d, svc, now);
-    answer_ok(d, o, "");
-}
-
-static void handle_fault_list(struct busd *d, const struct busd_origin *o)
-{
-    bus_msg m = BULKHEAD__ENVELOPE__INIT;
-    Bulkhead__FaultListReply r = BULKHEAD__FAULT_LIST_REPLY__INIT;
-    Bulkhead__FaultAdd v[FAULT_MAX], *ptrs[FAULT_MAX];
-
-    for (size_t i = 0; i < d->faults.count; i++) {
-        const struct fault_rule *f = &d->faults.v[i];
-        bulkhead__fault_add__init(&v[i]);
-        v[i].src = (char *)f->src;
-        v[i].dst = (char *)f->dst;
-        v[i].type = (char *)f->type;
-        v[i].action = f->action;
-        v[i].delay_ms = f->delay_ms;
-        v[i].probability = f->probability;
-        ptrs[i] = &v[i];
-    }
-    r.n_faults = d->faults.count;
-    r.faults = ptrs;
-    m.body_case = BULKHEAD__ENVELOPE__BODY_FAULT_LIST_REPLY;
-    m.fault_list_reply = &r;
-    busd_answer(d, o, &m);
-}
-
-static void handle_fault(struct busd *d, const struct busd_origin *o,
-                         const bus_msg *m)
-{
-    const char *why;
-
-    if (!d->allow_faults) {
-        busd_answer_error(d, o, BULKHEAD__ERROR__CODE__DENIED,
-                          "fault injection is off (start busd with "
-                          "--allow-faults)");
-        return;
-    }
-    switch (m->body_case) {
-    case BULKHEAD__ENVELOPE__BODY_FAULT_ADD:
-        why = fault_add(&d->faults, m->fault_add);
-        if (why) {
-            busd_answer_error(d, o, BULKHEAD__ERROR__CODE__BAD_REQUEST,
-                              "fault: %s", why);
-            return;
-        }
-        log_info("fault added: %s -> %s %s %s p=%.3f",
-                 m->fault_add->src, m->fault_add->dst,
-                 *m->fault_add->type ? m->fault_add->type : "*",
-                 fault_action_name(m->fault_add->action),
-                 d->faults.v[d->faults.count - 1].probability);
-        answer_ok(d, o, "");
-        return;
-    case BULKHEAD__ENVELOPE__BODY_FAULT_CLEAR:
-        log_info("faults cleared (%zu)", d->faults.count);
-        fault_clear(&d->faults);
-        answer_ok(d, o, "");
-        return;
-    default:
-        handle_fault_list(d, o);
-        return;
-    }
+    busd_answer_ok(d, o, "");
 }
 
 void busd_control(struct busd *d, const struct busd_origin *o,
@@ -182,7 +119,7 @@ void busd_control(struct busd *d, const struct busd_origin *o,
     case BULKHEAD__ENVELOPE__BODY_FAULT_CLEAR:
         if (o->peer != BUSD_ADMIN)
             break;
-        handle_fault(d, o, m);
+        busd_fault_control(d, o, m);
         return;
     default:
         busd_answer_error(d, o, BULKHEAD__ERROR__CODE__BAD_REQUEST,
