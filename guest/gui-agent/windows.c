@@ -219,6 +219,27 @@ static void send_title(struct ga *a, struct ga_window *w)
     ga_send(a, GUI_MSG_WMNAME, w->id, &t, sizeof(t));
 }
 
+/* WM_NORMAL_HINTS' min/max sizes (ICCCM 4.1.2.3: flags, 4 obsolete,
+ * min_width, min_height, max_width, max_height, ...). */
+static void send_hints(struct ga *a, struct ga_window *w)
+{
+    struct gui_msg_window_hints h = { 0, 0, 0, 0, 0 };
+    xcb_get_property_reply_t *r = xcb_get_property_reply(a->c,
+        xcb_get_property(a->c, 0, w->id, XCB_ATOM_WM_NORMAL_HINTS,
+                         XCB_ATOM_WM_SIZE_HINTS, 0, 18), NULL);
+
+    if (r && xcb_get_property_value_length(r) >= 9 * 4) {
+        uint32_t *v = xcb_get_property_value(r);
+
+        h.flags = v[0] & (GUI_HINT_MIN_SIZE | GUI_HINT_MAX_SIZE);
+        h.min_width = v[5], h.min_height = v[6];
+        h.max_width = v[7], h.max_height = v[8];
+    }
+    free(r);
+    if (h.flags)
+        ga_send(a, GUI_MSG_WINDOW_HINTS, w->id, &h, sizeof(h));
+}
+
 static void send_configure(struct ga *a, struct ga_window *w)
 {
     struct gui_msg_configure c = { w->x, w->y, w->w, w->h,
@@ -270,6 +291,7 @@ static void on_map(struct ga *a, struct ga_window *w)
     if (w->buf_w != w->w || w->buf_h != w->h || !w->seg)
         alloc_buffer(a, w);
     send_title(a, w);
+    send_hints(a, w);
     ga_send(a, GUI_MSG_MAP, w->id, &m, sizeof(m));
     mark_dirty(w, 0, 0, w->w, w->h);
 }
@@ -537,6 +559,9 @@ static void x_event(struct ga *a, xcb_generic_event_t *ev)
         if ((e->atom == a->wm_name || e->atom == a->net_wm_name) &&
             (w = ga_find(a, e->window)) && w->mapped)
             send_title(a, w);
+        if (e->atom == XCB_ATOM_WM_NORMAL_HINTS &&
+            (w = ga_find(a, e->window)) && w->mapped)
+            send_hints(a, w);
         break;
     }
     case XCB_SELECTION_NOTIFY:

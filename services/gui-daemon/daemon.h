@@ -89,6 +89,10 @@ void host_destroy(struct gd *d, struct gd_window *w);
 void host_configure(struct gd *d, struct gd_window *w);
 void host_set_title(struct gd *d, struct gd_qube *q, struct gd_window *w);
 void host_map(struct gd *d, struct gd_window *w, int map);
+/* WM_NORMAL_HINTS of the host window: our position, the qube's (validated)
+ * min/max content sizes plus the frame, capped to the screen. */
+void host_set_hints(struct gd *d, struct gd_window *w,
+                    const struct gui_msg_window_hints *h);
 /* Attaches FD (consumed) read-only as W's buffer; replaces the old one. */
 int host_attach(struct gd *d, struct gd_window *w, int fd);
 void host_detach(struct gd *d, struct gd_window *w);

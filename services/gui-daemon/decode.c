@@ -229,6 +229,35 @@ int gui_or_demote(uint32_t w, uint32_t h, uint32_t screen_w,
     return cw * ch * 10 > (uint64_t)screen_w * screen_h * 9;
 }
 
+static int dim_ok(uint32_t v)
+{
+    return v >= 1 && v <= GUI_MAX_DIM;
+}
+
+int gui_validate_hints(const struct gui_msg_window_hints *untrusted_h,
+                       struct gui_msg_window_hints *out)
+{
+    uint32_t f = untrusted_h->flags & (GUI_HINT_MIN_SIZE | GUI_HINT_MAX_SIZE);
+
+    memset(out, 0, sizeof(*out));
+    if ((f & GUI_HINT_MIN_SIZE) && (!dim_ok(untrusted_h->min_width) ||
+                                    !dim_ok(untrusted_h->min_height)))
+        return -1;
+    if ((f & GUI_HINT_MAX_SIZE) && (!dim_ok(untrusted_h->max_width) ||
+                                    !dim_ok(untrusted_h->max_height)))
+        return -1;
+    if (f == (GUI_HINT_MIN_SIZE | GUI_HINT_MAX_SIZE) &&
+        (untrusted_h->min_width > untrusted_h->max_width ||
+         untrusted_h->min_height > untrusted_h->max_height))
+        return -1;
+    out->flags = f;
+    out->min_width = untrusted_h->min_width;
+    out->min_height = untrusted_h->min_height;
+    out->max_width = untrusted_h->max_width;
+    out->max_height = untrusted_h->max_height;
+    return 0;
+}
+
 int gui_validate_clipboard(const uint8_t *untrusted, uint32_t len)
 {
     if (len > GUI_CLIPBOARD_MAX)

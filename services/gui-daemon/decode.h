@@ -86,6 +86,10 @@ int gui_clamp_damage(const struct gui_msg_shmimage *untrusted_r,
  * demoted to a normal (framed, focusable by the user) window. */
 int gui_or_demote(uint32_t w, uint32_t h, uint32_t screen_w,
                   uint32_t screen_h);
+/* Size hints: only GUI_HINT_MIN_SIZE/MAX_SIZE kept, each 1..GUI_MAX_DIM,
+ * min <= max where both are given.  OUT gets the trusted copy. */
+int gui_validate_hints(const struct gui_msg_window_hints *untrusted_h,
+                       struct gui_msg_window_hints *out);
 /* Clipboard text: valid UTF-8, length <= GUI_CLIPBOARD_MAX. */
 int gui_validate_clipboard(const uint8_t *untrusted, uint32_t len);
 

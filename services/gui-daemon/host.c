@@ -175,8 +175,7 @@ int host_create(struct gd *d, struct gd_qube *q, struct gd_window *w)
         XCB_EVENT_MASK_LEAVE_WINDOW | XCB_EVENT_MASK_FOCUS_CHANGE |
         XCB_EVENT_MASK_EXPOSURE | XCB_EVENT_MASK_STRUCTURE_NOTIFY,
     };
-    /* WM_NORMAL_HINTS: USPosition | PPosition, so a WM keeps our clamp. */
-    uint32_t hints[18] = { 1 | 4 };
+    struct gui_msg_window_hints none = { 0, 0, 0, 0, 0 };
     char cls[2 * (NAME_MAX_LEN + 1)];
     int n;
 
@@ -191,8 +190,7 @@ int host_create(struct gd *d, struct gd_qube *q, struct gd_window *w)
                       d->screen->root_visual, mask, v);
     set_prop(d, w->host, d->wm_protocols, XCB_ATOM_ATOM, 32, 1,
              &d->wm_delete);
-    set_prop(d, w->host, XCB_ATOM_WM_NORMAL_HINTS, XCB_ATOM_WM_SIZE_HINTS,
-             32, 18, hints);
+    host_set_hints(d, w, &none);
     /* WM_CLASS "instance\0class\0", both naming the qube. */
     n = snprintf(cls, sizeof(cls), "%s%c%s", q->name, 0, q->name);
     set_prop(d, w->host, d->wm_class, XCB_ATOM_STRING, 8, (uint32_t)n + 1,
@@ -251,6 +249,29 @@ void host_set_title(struct gd *d, struct gd_qube *q, struct gd_window *w)
              (uint32_t)strlen(w->title), w->title);
     if (w->mapped)
         draw_title(d, w);
+}
+
+void host_set_hints(struct gd *d, struct gd_window *w,
+                    const struct gui_msg_window_hints *h)
+{
+    /* USPosition | PPosition, so a WM keeps our clamped position. */
+    uint32_t v[18] = { 1 | 4 };
+    uint32_t sw = d->screen->width_in_pixels;
+    uint32_t sh = d->screen->height_in_pixels;
+    uint32_t fw = 2 * GUI_BORDER, fh = GUI_TITLEBAR + GUI_BORDER;
+
+    if (h->flags & GUI_HINT_MIN_SIZE) {
+        v[0] |= GUI_HINT_MIN_SIZE;
+        v[5] = h->min_width + fw < sw ? h->min_width + fw : sw;
+        v[6] = h->min_height + fh < sh ? h->min_height + fh : sh;
+    }
+    if (h->flags & GUI_HINT_MAX_SIZE) {
+        v[0] |= GUI_HINT_MAX_SIZE;
+        v[7] = h->max_width + fw < sw ? h->max_width + fw : sw;
+        v[8] = h->max_height + fh < sh ? h->max_height + fh : sh;
+    }
+    set_prop(d, w->host, XCB_ATOM_WM_NORMAL_HINTS, XCB_ATOM_WM_SIZE_HINTS,
+             32, 18, v);
 }
 
 void host_map(struct gd *d, struct gd_window *w, int map)

@@ -273,7 +273,13 @@ static void dispatch_window(struct gd *d, struct gd_qube *q,
         return handle_shmimage(d, q, w, m);
     case GUI_MSG_WMNAME:
         return handle_wmname(d, q, w, m);
-    case GUI_MSG_WINDOW_HINTS:
+    case GUI_MSG_WINDOW_HINTS: {
+        struct gui_msg_window_hints h;
+
+        if (gui_validate_hints(&m->u.hints, &h) < 0)
+            return refuse(q, m, "size hints out of range");
+        return host_set_hints(d, w, &h);
+    }
     case GUI_MSG_WINDOW_FLAGS:
         return;                     /* accepted, not acted on (README) */
     }

@@ -65,6 +65,17 @@ static void exercise(const struct gui_untrusted_msg *m, uint32_t sw,
             if ((unsigned char)title[i] < 0x20 || title[i] == 0x7f)
                 abort();
         break;
+    case GUI_MSG_WINDOW_HINTS: {
+        struct gui_msg_window_hints h;
+
+        if (gui_validate_hints(&m->u.hints, &h) == 0 &&
+            (((h.flags & GUI_HINT_MIN_SIZE) && (h.min_width < 1 ||
+              h.min_width > GUI_MAX_DIM)) ||
+             ((h.flags & GUI_HINT_MAX_SIZE) && (h.max_height < 1 ||
+              h.max_height > GUI_MAX_DIM))))
+            abort();
+        break;
+    }
     case GUI_MSG_CLIPBOARD_DATA:
         (void)gui_validate_clipboard(m->u.clip.data, m->u.clip.length);
         break;

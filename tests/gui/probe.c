@@ -15,7 +15,8 @@
  *   close ID                  send WM_DELETE_WINDOW (as a WM would)
  *   synthetic-key ID KEYCODE  a SendEvent KeyPress (must be ignored)
  *   ctrl-shift KEY            XTEST: Ctrl+Shift+KEY (a letter)
- *   clip-get                  prints the CLIPBOARD selection (UTF8_STRING) */
+ *   clip-get                  prints the CLIPBOARD selection (UTF8_STRING)
+ *   min-size ID               "W H" of WM_NORMAL_HINTS' minimum, or "none" */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +289,20 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "ctrl-shift") && argc == 3) {
         ctrl_shift(argv[2][0]);
         free(xcb_get_input_focus_reply(c, xcb_get_input_focus(c), NULL));
+        return 0;
+    }
+    if (!strcmp(cmd, "min-size") && argc == 3) {
+        xcb_get_property_reply_t *r = xcb_get_property_reply(c,
+            xcb_get_property(c, 0, (xcb_window_t)strtoul(argv[2], NULL, 0),
+                             XCB_ATOM_WM_NORMAL_HINTS, XCB_ATOM_ANY, 0, 18),
+            NULL);
+        uint32_t *v = r ? xcb_get_property_value(r) : NULL;
+
+        if (v && xcb_get_property_value_length(r) >= 36 && (v[0] & 16))
+            printf("%u %u\n", v[5], v[6]);
+        else
+            printf("none\n");
+        free(r);
         return 0;
     }
     if (!strcmp(cmd, "clip-get"))

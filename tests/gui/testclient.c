@@ -7,6 +7,7 @@
  *
  *   gui-testclient --title T --color RRGGBB [--geometry WxH+X+Y]
  *                  [--log FILE] [--override-redirect] [--own-clipboard TEXT]
+ *                  [--min WxH]
  *
  * With --own-clipboard it owns the CLIPBOARD selection and serves TEXT. */
 #include <stdio.h>
@@ -38,6 +39,7 @@ int main(int argc, char **argv)
     const char *title = "test", *logpath = NULL, *clip = NULL;
     unsigned colour = 0x00ff00, w = 200, h = 150;
     int x = 50, y = 50, or = 0;
+    unsigned minw = 0, minh = 0;
     FILE *log = stdout;
 
     for (int i = 1; i < argc; i++) {
@@ -53,6 +55,8 @@ int main(int argc, char **argv)
             or = 1;
         else if (!strcmp(argv[i], "--own-clipboard") && i + 1 < argc)
             clip = argv[++i];
+        else if (!strcmp(argv[i], "--min") && i + 1 < argc)
+            sscanf(argv[++i], "%ux%u", &minw, &minh);
         else {
             fprintf(stderr, "usage: gui-testclient --title T --color RRGGBB"
                     " [--geometry WxH+X+Y] [--log FILE] "
@@ -86,6 +90,13 @@ int main(int argc, char **argv)
     xcb_change_property(c, XCB_PROP_MODE_REPLACE, win, proto, XCB_ATOM_ATOM,
                         32, 1, &del);
     xcb_create_gc(c, gc, win, XCB_GC_FOREGROUND, &colour);
+    if (minw && minh) {
+        uint32_t hints[18] = { 16, 0, 0, 0, 0, minw, minh };
+
+        xcb_change_property(c, XCB_PROP_MODE_REPLACE, win,
+                            XCB_ATOM_WM_NORMAL_HINTS, XCB_ATOM_WM_SIZE_HINTS,
+                            32, 18, hints);
+    }
     xcb_map_window(c, win);
     if (clip)
         xcb_set_selection_owner(c, win, atom(c, "CLIPBOARD"),

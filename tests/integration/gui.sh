@@ -94,7 +94,7 @@ check "content repainted after the resize" wait_for 3 sh -c "[ \"\$(DISPLAY=:$D0
 
 # ---- a second qube beside it --------------------------------------------------
 DISPLAY=:$GB "$TC" --title other --color ff00ff --geometry 250x120+700+100 \
-    --log "$ROOT/b.log" &
+    --log "$ROOT/b.log" --min 100x50 &
 TCB=$!
 track_pid $TCB
 as_domain 6 "$BH_BIN/bulkhead-gui-agent" --display ":$GB" >"$ROOT/agent-b.log" 2>&1 &
@@ -103,6 +103,7 @@ check "[personal] other appears" wait_for 5 d0 "$P" find "[personal] other"
 read -r WINB XB YB WB HB <<EOF2
 $(d0 "$P" find "[personal] other")
 EOF2
+check "its minimum size hint reaches the host window, frame added" [ "$(d0 "$P" min-size "$WINB")" = "108 74" ]
 check "its frame is the green label" [ "$(d0 "$P" pixel $((XB + 1)) $((YB + 50)))" = 73d216 ]
 check "its content is its magenta" wait_for 3 sh -c "[ \"\$(DISPLAY=:$D0 $P pixel $((XB + 100)) $((YB + 70)))\" = ff00ff ]"
 check "the two windows sit side by side" [ $((X + W)) -le "$XB" ]

@@ -138,3 +138,20 @@ Test(gui_decode, override_redirect_demotion)
     cr_assert_eq(gui_or_demote(1200, 1000, 1280, 1024), 1);
     cr_assert_eq(gui_or_demote(200, 30, 1280, 1024), 0);
 }
+
+Test(gui_decode, size_hints)
+{
+    struct gui_msg_window_hints h = { GUI_HINT_MIN_SIZE | GUI_HINT_MAX_SIZE |
+                                      0xff00, 10, 20, 300, 400 }, out;
+
+    cr_assert_eq(gui_validate_hints(&h, &out), 0);
+    cr_assert_eq(out.flags, GUI_HINT_MIN_SIZE | GUI_HINT_MAX_SIZE);
+    h.min_width = 301;                          /* min > max */
+    cr_assert_eq(gui_validate_hints(&h, &out), -1);
+    h.flags = GUI_HINT_MIN_SIZE;                /* alone it is fine */
+    cr_assert_eq(gui_validate_hints(&h, &out), 0);
+    h.min_width = 0;
+    cr_assert_eq(gui_validate_hints(&h, &out), -1);
+    h = (struct gui_msg_window_hints){ GUI_HINT_MAX_SIZE, 0, 0, 99999, 5 };
+    cr_assert_eq(gui_validate_hints(&h, &out), -1);
+}
