@@ -56,6 +56,9 @@ void ga_send(struct ga *a, uint32_t type, uint32_t window, const void *p,
 /* windows.c */
 int ga_x_open(struct ga *a, const char *display);
 void ga_x_scan(struct ga *a);
+/* Drops every tracked window and its X resources (a new daemon gets them
+ * all again from ga_x_scan). */
+void ga_x_forget(struct ga *a);
 void ga_x_events(struct ga *a);
 /* Copies every dirty window's damage into its buffer, then tells dom0. */
 void ga_x_flush_damage(struct ga *a);

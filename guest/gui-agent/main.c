@@ -153,9 +153,7 @@ static int connect_dom0(struct ga *a, int domain, int port)
         return -1;
     }
     /* Forget what the last daemon knew: everything is sent again. */
-    while (a->nwin > 0) {
-        free(a->win[--a->nwin]);
-    }
+    ga_x_forget(a);
     ga_x_scan(a);
     ga_x_flush_damage(a);
     return 0;

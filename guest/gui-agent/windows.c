@@ -314,6 +314,18 @@ static void remove_window(struct ga *a, struct ga_window *w)
     free(w);
 }
 
+void ga_x_forget(struct ga *a)
+{
+    while (a->nwin > 0) {
+        struct ga_window *w = a->win[--a->nwin];
+
+        free_buffer(a, w);
+        if (w->damage)
+            xcb_damage_destroy(a->c, w->damage);
+        free(w);
+    }
+}
+
 void ga_x_scan(struct ga *a)
 {
     xcb_query_tree_reply_t *t = xcb_query_tree_reply(a->c,

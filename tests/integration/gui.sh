@@ -236,6 +236,11 @@ EOF2
 d0 "$P" close "$AW"
 wait $ASK
 check "closing the dialog denies" [ "$(cat "$ROOT/ask2.out")" = deny ]
+d0 "$BH_BIN/bulkhead-ask-gui" --source work --service qubes.Filecopy \
+    --target personal --timeout 1 >"$ROOT/ask3.out"
+check "no answer before the timeout denies" [ "$(cat "$ROOT/ask3.out")" = deny ]
+check_fails "bad target names are refused (usage)" d0 "$BH_BIN/bulkhead-ask-gui" \
+    --source work --service s --target 'x y' 2>/dev/null
 
 check "gui-daemon still running at the end" kill -0 "$DAEMON"
 finish
