@@ -46,14 +46,20 @@ setup() { # POOL: t with a committed base of FILES files, a session open
     "$T" "$1" session t private "$ROOT/m" "$CHANGE"
 }
 
-# Calibrate: how long does the release take unkilled?
-P=$ROOT/p0
-setup "$P" || { echo "storage-kill: setup failed"; exit 1; }
-t0=$(date +%s%N)
-"$T" "$P" release t commit
-dur=$(( ($(date +%s%N) - t0) / 1000000 ))
-check "calibration run ends in the new state" \
-    test "$(view "$P")" = "$(cat "$ROOT/new.hash")"
+# Calibrate: how long does the release take unkilled?  (twice: the first
+# run is colder; the kills are spread over the faster one)
+dur=
+for c in a b; do
+    P=$ROOT/p0$c
+    setup "$P" || { echo "storage-kill: setup failed"; exit 1; }
+    t0=$(date +%s%N)
+    "$T" "$P" release t commit
+    d=$(( ($(date +%s%N) - t0) / 1000000 ))
+    [ -z "$dur" ] || [ "$d" -lt "$dur" ] && dur=$d
+    check "calibration run $c ends in the new state" \
+        test "$(view "$P")" = "$(cat "$ROOT/new.hash")"
+    rm -rf "$P"
+done
 echo "# release with merge of $FILES files: $dur ms; $N kills in [0, $dur] ms"
 
 i=1
