@@ -89,19 +89,18 @@ Test(vchan_share, unsealed_and_small_are_told_apart)
 Test(vchan_share, flood_closes_only_that_channel)
 {
     struct vchan *s, *c, *s2, *c2;
-    uint64_t tag;
     int fd = vchan_buffer_create("t", 4096), i;
 
     vt_pair(12, 0, 0, &s, &c);
     vt_pair(13, 0, 0, &s2, &c2);
-    vchan_set_blocking(s, 0);
     for (i = 0; i < VCHAN_SHARE_QUEUE + 4; i++)
-        if (vchan_share_buffer(c, fd, (uint64_t)i) < 0)
-            break;
-    for (i = 0; i < 4 && vchan_is_open(s) == VCHAN_CONNECTED; i++)
-        vchan_recv_buffer(s, &tag), vchan_wait(s);
-    /* Draining at most QUEUE at once is fine; one more than the queue
-     * unclaimed is a violation. */
+        cr_assert_eq(vchan_share_buffer(c, fd, (uint64_t)i), 0);
+    /* Never claimed: each socket event queues one; one more than the
+     * queue holds is a violation that closes this channel. */
+    for (i = 0; i < 4 * VCHAN_SHARE_QUEUE &&
+         vchan_is_open(s) == VCHAN_CONNECTED; i++)
+        vchan_wait(s);
+    cr_assert_eq(vchan_is_open(s), VCHAN_DISCONNECTED);
     cr_assert_eq(vchan_send(c2, "ok", 2), 2);
     cr_assert_eq(vchan_is_open(s2), VCHAN_CONNECTED);
     close(fd);
@@ -109,4 +108,19 @@ Test(vchan_share, flood_closes_only_that_channel)
     vchan_close(s);
     vchan_close(c2);
     vchan_close(s2);
+}
+
+Test(vchan_share, nothing_to_share_with_before_a_peer)
+{
+    struct vchan *s = vchan_server_init(0, 15, 0, 0);
+    uint64_t tag;
+    int fd = vchan_buffer_create("t", 4096);
+
+    cr_assert_not_null(s);
+    cr_assert_eq(vchan_share_buffer(s, fd, 1), -1);
+    cr_assert_eq(errno, ENOTCONN);
+    cr_assert_eq(vchan_recv_buffer(s, &tag), -1);
+    cr_assert_eq(errno, EAGAIN);
+    close(fd);
+    vchan_close(s);
 }
