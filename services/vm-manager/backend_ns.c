@@ -54,32 +54,6 @@ static void stage_path(const char *name, char *buf, size_t len)
     snprintf(buf, len, "%s/%s.mnt", cfg.run_dir, name);
 }
 
-static int write_record(const struct backend_run *r, char *err, size_t errlen)
-{
-    char path[4200], num[32], *buf = NULL;
-    size_t len = 0;
-    int rc = 0;
-
-    snprintf(num, sizeof(num), "%d", (int)r->pid);
-    rc |= config_append(&buf, &len, "pid", num);
-    snprintf(num, sizeof(num), "%llu", r->starttime);
-    rc |= config_append(&buf, &len, "starttime", num);
-    snprintf(num, sizeof(num), "%u", r->qid);
-    rc |= config_append(&buf, &len, "qid", num);
-    rc |= config_append(&buf, &len, "backend", "ns");
-    rc |= config_append(&buf, &len, "cgroup_group", cfg.cgroup_group);
-    rc |= config_append(&buf, &len, "idmapped", r->idmapped ? "yes" : "no");
-    rc |= config_append(&buf, &len, "note", r->note);
-    record_path(r->name, path, sizeof(path));
-    if (rc || mkdir_p(cfg.run_dir, 0700) < 0 ||
-        atomic_write_file(path, buf, len, 0600) < 0) {
-        snprintf(err, errlen, "run record %s: %s", path, strerror(errno));
-        rc = -1;
-    }
-    free(buf);
-    return rc;
-}
-
 /* The qube's own vchan server directory (QUBE-RUNTIME.md): the agent
  * listens there for exec streams and cannot create it itself. */
 static void vchan_qube_dir(unsigned qid)
@@ -108,7 +82,7 @@ static int ns_start(const struct backend_start *s, struct backend_run **out,
                     char *err, size_t errlen)
 {
     static char *default_argv[] = {"/run/bulkhead/bin/bulkhead-agent", NULL};
-    char stage[4200], env_qid[48], env_name[64];
+    char stage[4200], record[4200], env_qid[48], env_name[64];
     char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
                     "/sbin:/bin", "BULKHEAD_ROOT=/", env_qid, env_name, NULL};
     struct ns_spawn_result res;
@@ -118,6 +92,7 @@ static int ns_start(const struct backend_start *s, struct backend_run **out,
     snprintf(env_qid, sizeof(env_qid), "BULKHEAD_VCHAN_DOMID=%u", s->qid);
     snprintf(env_name, sizeof(env_name), "BULKHEAD_QUBE=%s", s->name);
     stage_path(s->name, stage, sizeof(stage));
+    record_path(s->name, record, sizeof(record));
     if (mkdir_p(cfg.run_dir, 0700) < 0) {
         snprintf(err, errlen, "%s: %s", cfg.run_dir, strerror(errno));
         return -1;
@@ -130,6 +105,7 @@ static int ns_start(const struct backend_start *s, struct backend_run **out,
         .argv = cfg.init_argv[0] ? cfg.init_argv : default_argv,
         .envp = envp, .cgroup_group = cfg.cgroup_group,
         .limits = {s->memory_mib, s->vcpus, cfg.pids_max},
+        .record_path = record,
     };
     logfd = req.log_fd = open_log(s->name);
     rc = spawner_spawn(cfg.spawner_sock, &req, &res, err, errlen);
@@ -149,8 +125,6 @@ static int ns_start(const struct backend_start *s, struct backend_run **out,
     r->cg = res.cg;
     r->idmapped = res.idmapped;
     snprintf(r->note, sizeof(r->note), "%s", res.note);
-    if (write_record(r, err, errlen) < 0)
-        log_warnx("%s (the qube will not be re-adopted)", err);
     *out = r;
     return 0;
 }

@@ -5,6 +5,9 @@
 #include "ns_mounts.h"
 #include "ns_seccomp.h"
 
+#include "lib/atomicfile.h"
+#include "lib/config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -397,6 +400,35 @@ static void kill_child(pid_t pid, int pidfd)
     close(pidfd);
 }
 
+static int write_record(const struct ns_spawn_req *r, pid_t pid,
+                        const struct ns_spawn_result *res, char *err,
+                        size_t errlen)
+{
+    char num[32], *buf = NULL;
+    size_t len = 0;
+    int rc = 0;
+
+    if (!r->record_path)
+        return 0;
+    snprintf(num, sizeof(num), "%d", (int)pid);
+    rc |= config_append(&buf, &len, "pid", num);
+    snprintf(num, sizeof(num), "%llu", ns_proc_starttime(pid));
+    rc |= config_append(&buf, &len, "starttime", num);
+    snprintf(num, sizeof(num), "%u", r->qid);
+    rc |= config_append(&buf, &len, "qid", num);
+    rc |= config_append(&buf, &len, "backend", "ns");
+    rc |= config_append(&buf, &len, "cgroup_group", r->cgroup_group);
+    rc |= config_append(&buf, &len, "idmapped", res->idmapped ? "yes" : "no");
+    rc |= config_append(&buf, &len, "note", res->note);
+    if (rc || atomic_write_file(r->record_path, buf, len, 0600) < 0) {
+        snprintf(err, errlen, "run record %s: %s", r->record_path,
+                 strerror(errno));
+        rc = -1;
+    }
+    free(buf);
+    return rc;
+}
+
 static int parent_setup(const struct ns_spawn_req *r, pid_t pid, int sock,
                         struct ns_spawn_result *res, char *err,
                         size_t errlen)
@@ -407,7 +439,8 @@ static int parent_setup(const struct ns_spawn_req *r, pid_t pid, int sock,
 
     if (ns_idmap_write(pid, r->qid, err, errlen) < 0 ||
         ns_cgroup_attach(&res->cg, pid, err, errlen) < 0 ||
-        build_plan(r, pid, &plan, &fs, res, err, errlen) < 0)
+        build_plan(r, pid, &plan, &fs, res, err, errlen) < 0 ||
+        write_record(r, pid, res, err, errlen) < 0)
         goto out;
     if (send_plan(sock, &plan, &fs) < 0) {
         snprintf(err, errlen, "sending the mount plan: %s", strerror(errno));
@@ -451,6 +484,8 @@ int ns_spawn(const struct ns_spawn_req *r, struct ns_spawn_result *res,
     if (parent_setup(r, pid, sv[0], res, err, errlen) < 0) {
         close(sv[0]);
         kill_child(pid, pidfd);
+        if (r->record_path)
+            unlink(r->record_path);
         ns_cgroup_destroy(&res->cg);
         return -1;
     }

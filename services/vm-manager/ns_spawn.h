@@ -36,6 +36,12 @@ struct ns_spawn_req {
     const char *cgroup_group;
     struct cg_limits limits;
     int log_fd;               /* init's stdout/stderr; -1 = /dev/null */
+    /* The run record ("key = value": pid, starttime, qid, backend,
+     * cgroup_group, idmapped, note), written while init still waits for
+     * its mount plan: if the spawning process dies before, init dies too
+     * (PDEATHSIG until exec); after, the record lets a new vm-manager
+     * re-adopt it.  NULL = none. */
+    const char *record_path;
 };
 
 struct ns_spawn_result {

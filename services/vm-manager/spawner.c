@@ -34,7 +34,7 @@ struct sp_req {
     struct sp_stack root;
     int has_priv;
     struct sp_stack priv;
-    char stage[SP_PATH], vchan[SP_PATH], agent[SP_PATH];
+    char stage[SP_PATH], vchan[SP_PATH], agent[SP_PATH], record[SP_PATH];
     char argv[SP_ARGS][256];
     char envp[SP_ARGS][256];
     char group[64];
@@ -85,6 +85,7 @@ static int pack(struct sp_req *p, const struct ns_spawn_req *r)
     rc |= put(p->stage, SP_PATH, r->stage_dir);
     rc |= put(p->vchan, SP_PATH, r->vchan_dir);
     rc |= put(p->agent, SP_PATH, r->agent_path);
+    rc |= put(p->record, SP_PATH, r->record_path);
     for (int i = 0; r->argv[i]; i++)
         rc |= i >= SP_ARGS - 1 ? -1 : put(p->argv[i], 256, r->argv[i]);
     for (int i = 0; r->envp[i]; i++)
@@ -155,7 +156,8 @@ static void serve_one(int sock, struct sp_req *p, int logfd)
                              .agent_path = p->agent[0] ? p->agent : NULL,
                              .argv = argv, .envp = envp,
                              .cgroup_group = p->group, .limits = p->limits,
-                             .log_fd = logfd};
+                             .log_fd = logfd,
+                             .record_path = p->record[0] ? p->record : NULL};
     int n = 0;
 
     p->name[31] = '\0';
