@@ -20,6 +20,10 @@
 
 #include <stddef.h>
 
+/* The host side and sys-net side of the `nat` uplink's veth. */
+#define NAT_HOST "10.139.255.1"
+#define NAT_QUBE "10.139.255.2"
+
 enum uplink_mode { UPLINK_NONE, UPLINK_NETNS, UPLINK_DEV, UPLINK_NAT };
 
 struct uplink {

@@ -3,13 +3,14 @@
 #include "qube.h"
 
 #include "lib/config.h"
+#include "services/net-manager/uplink.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum ptype { T_REF, T_LABEL, T_BOOL, T_INT, T_VIRT };
+enum ptype { T_REF, T_LABEL, T_BOOL, T_INT, T_VIRT, T_UPLINK };
 
 struct prop_def {
     const char *name;
@@ -28,6 +29,7 @@ static const struct prop_def props[P_COUNT] = {
     [P_AUTOSTART] = {"autostart", T_BOOL, 0, 0},
     [P_TEMPLATE_FOR_DISPVMS] = {"template_for_dispvms", T_BOOL, 0, 0},
     [P_DEFAULT_DISPVM] = {"default_dispvm", T_REF, 0, 0},
+    [P_UPLINK] = {"uplink", T_UPLINK, 0, 0},
 };
 
 static const char *const class_names[QC_COUNT] = {
@@ -188,6 +190,17 @@ int qube_value_canon(enum qube_prop p, const char *v, char *out,
         }
         snprintf(out, outlen, "%s", v);
         return 0;
+    case T_UPLINK: {
+        /* the same parser net-manager applies it with */
+        struct uplink u;
+        char why[200];
+        if (uplink_parse(!*v ? "none" : v, &u, why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "%s", why);
+            return -1;
+        }
+        snprintf(out, outlen, "%s", !*v ? "none" : v);
+        return 0;
+    }
     case T_LABEL:
         if (!qube_label_is_valid(v)) {
             snprintf(err, errlen, "label: '%.40s' is not one of red orange "

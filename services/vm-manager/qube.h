@@ -37,6 +37,7 @@ enum qube_prop {
     P_AUTOSTART,
     P_TEMPLATE_FOR_DISPVMS,
     P_DEFAULT_DISPVM,
+    P_UPLINK,          /* sys-net's uplink (net-manager, uplink.h) */
     P_COUNT
 };
 

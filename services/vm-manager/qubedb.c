@@ -121,6 +121,9 @@ static void effective(const struct qubedb *db, const struct qube *q,
     case P_VIRT_MODE:
         snprintf(out, outlen, "ns");
         break;
+    case P_UPLINK:
+        snprintf(out, outlen, "none");
+        break;
     default: /* booleans */
         snprintf(out, outlen, "false");
         break;
@@ -668,6 +671,27 @@ int qubedb_remove(struct qubedb *db, const char *name, int *code, char *err,
     return 0;
 }
 
+/* A qube's address in the network tree, from its qid as Qubes does
+ * (net-manager wires the same: 10.137.(qid >> 8).(qid & 255)); "" for a
+ * qube without network. */
+static void net_ip(const struct qubedb *db, const struct qube *q, bool gw,
+                   char *out, size_t outlen)
+{
+    char netvm[VALUE_MAX], pn[VALUE_MAX];
+    const struct qube *n = q;
+
+    effective(db, q, P_NETVM, netvm, sizeof(netvm), 0);
+    effective(db, q, P_PROVIDES_NETWORK, pn, sizeof(pn), 0);
+    *out = '\0';
+    if (gw)
+        n = strcmp(netvm, "none") ? qubedb_find(db, netvm) : NULL;
+    else if (!strcmp(netvm, "none") && strcmp(pn, "true"))
+        n = NULL;
+    if (n && q->klass != QC_ADMINVM)
+        snprintf(out, outlen, "10.137.%u.%u", (n->qid >> 8) & 0xff,
+                 n->qid & 0xff);
+}
+
 int qubedb_prop_get(const struct qubedb *db, const struct qube *q,
                     const char *prop, char *out, size_t outlen,
                     bool *is_default, char *err, size_t errlen)
@@ -681,6 +705,8 @@ int qubedb_prop_get(const struct qubedb *db, const struct qube *q,
         snprintf(out, outlen, "%s", qube_class_name(q->klass));
     else if (!strcmp(prop, "qid"))
         snprintf(out, outlen, "%u", q->qid);
+    else if (!strcmp(prop, "ip") || !strcmp(prop, "gateway"))
+        net_ip(db, q, prop[0] == 'g', out, outlen);
     else if ((p = qube_prop_parse(prop)) < 0)
         ERR(VE_BAD_REQUEST, "no such property '%.40s'", prop);
     else {
@@ -699,7 +725,8 @@ int qubedb_prop_set(struct qubedb *db, struct qube *q, const char *prop,
     int p = qube_prop_parse(prop);
 
     if (!strcmp(prop, "name") || !strcmp(prop, "class") ||
-        !strcmp(prop, "qid"))
+        !strcmp(prop, "qid") || !strcmp(prop, "ip") ||
+        !strcmp(prop, "gateway"))
         ERR(VE_BAD_REQUEST, "%s: read-only property", prop);
     if (p < 0)
         ERR(VE_BAD_REQUEST, "no such property '%.40s'", prop);

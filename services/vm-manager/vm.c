@@ -103,7 +103,7 @@ struct Bulkhead__Qube *vm_qube_msg(struct vm *vm, const struct qube *q)
     m->qid = q->qid;
     if (q->rt && q->rt->br)
         m->pid = (int32_t)q->rt->ops->pid(q->rt->br);
-    m->properties = calloc(P_COUNT + 1, sizeof(*m->properties));
+    m->properties = calloc(P_COUNT + 3, sizeof(*m->properties));
     m->defaults = calloc(P_COUNT + 1, sizeof(char *));
     for (int p = 0; m->properties && m->defaults && p < P_COUNT; p++) {
         qubedb_prop_get(&vm->db, q, qube_prop_name(p), v, sizeof(v), &def, e,
@@ -111,6 +111,12 @@ struct Bulkhead__Qube *vm_qube_msg(struct vm *vm, const struct qube *q)
         m->properties[m->n_properties++] = prop_entry(qube_prop_name(p), v);
         if (def)
             m->defaults[m->n_defaults++] = strdup(qube_prop_name(p));
+    }
+    /* computed, read-only: the qube's address and gateway */
+    for (int i = 0; m->properties && i < 2; i++) {
+        const char *k = i ? "gateway" : "ip";
+        qubedb_prop_get(&vm->db, q, k, v, sizeof(v), &def, e, sizeof(e));
+        m->properties[m->n_properties++] = prop_entry(k, v);
     }
     if (q->rt && q->rt->br && q->rt->ops->note(q->rt->br)[0] &&
         m->properties)
