@@ -22,6 +22,7 @@
 
 #define BUSD_MAX_SERVICES 64
 #define BUSD_ADMIN PENDING_ADMIN
+#define BUSD_QUEUED_BYTES_MAX (64u << 20)   /* all queues together */
 
 struct busd_io {
     /* Sends FRAME on slot SLOT of service SVC without blocking: 0 when
@@ -52,6 +53,7 @@ struct busd {
     struct queue delayed;          /* frames held back by a DELAY fault */
     struct faults faults;
     bool allow_faults;
+    size_t queued_bytes_max;       /* BUSD_QUEUED_BYTES_MAX (tests lower it) */
     struct busd_io io;
     uint64_t bad_frames;
     uint64_t bad_log_window, bad_log_count, bad_log_suppressed;
@@ -88,6 +90,11 @@ void busd_tick(struct busd *d, uint64_t now);
 int busd_timeout_ms(struct busd *d, uint64_t now);
 /* Delivers queued frames of SVC while its transport accepts them. */
 void busd_flush(struct busd *d, int svc, uint64_t now);
+/* Hands FRAME to PEER now, or queues it (services only); -1: no room. */
+int busd_deliver(struct busd *d, int peer, const void *hdr, size_t hdrlen,
+                 const void *frame, size_t len, uint64_t deadline);
+/* True while all queues together have room for LEN more bytes. */
+bool busd_room_for(const struct busd *d, size_t len);
 /* Sends BODY as the answer to O (src "busd"). */
 void busd_answer(struct busd *d, const struct busd_origin *o, bus_msg *body);
 void busd_answer_error(struct busd *d, const struct busd_origin *o, int code,
@@ -112,5 +119,13 @@ void busd_fault_control(struct busd *d, const struct busd_origin *o,
 /* The fault rule that fires for this frame (logged), or NULL. */
 struct fault_rule *busd_pick_fault(struct busd *d, const char *src,
                                    const char *dst, const char *type);
+/* Delivers FRAME to PEER through fault F (DELAY, DUPLICATE, CORRUPT; DROP
+ * is the caller's, which decides what happens to the pending entry). */
+int busd_fault_apply(struct busd *d, int peer, const void *hdr,
+                     size_t hdrlen, uint8_t *frame, size_t len,
+                     uint64_t deadline, const struct fault_rule *f,
+                     uint64_t now);
+/* Delivers delayed frames whose time has come; drops expired ones. */
+void busd_fault_release(struct busd *d, uint64_t now);
 
 #endif

@@ -1,5 +1,5 @@
 /* busd's routing core: identity, route check, pending requests, queues,
- * deadlines, fault injection.  No sockets here (see busd.h).
+ * deadlines (fault injection: busd_fault.c).  No sockets here (busd.h).
  *
  * Life of a frame from peer P:
  *   decode + validate (else: log, drop) -> src := name of P ->
@@ -29,6 +29,7 @@ int busd_init(struct busd *d, const struct busd_io *io, bool allow_faults,
     memset(d, 0, sizeof(*d));
     d->io = *io;
     d->allow_faults = allow_faults;
+    d->queued_bytes_max = BUSD_QUEUED_BYTES_MAX;
     fault_init(&d->faults, seed);
     queue_init(&d->delayed, 4 * QUEUE_MAX_FRAMES, 4 * QUEUE_MAX_BYTES);
     return pending_init(&d->pending, PENDING_MAX);
@@ -99,6 +100,16 @@ void busd_set_routes(struct busd *d, struct routes *rt, bool add_services)
 
 /* ---- delivery ---- */
 
+/* All queues together are bounded too (64 per-queue bounds is too much). */
+bool busd_room_for(const struct busd *d, size_t len)
+{
+    size_t total = d->delayed.bytes + len;
+
+    for (int i = 0; i < d->nsvc; i++)
+        total += d->svc[i].q.bytes;
+    return total <= d->queued_bytes_max;
+}
+
 /* To a service: straight to its active slot when nothing is queued ahead
  * (order is kept), else behind the queue.  -1: queue full. */
 static int deliver_svc(struct busd *d, int svc, const void *frame,
@@ -111,15 +122,16 @@ static int deliver_svc(struct busd *d, int svc, const void *frame,
         s->delivered++;
         return 0;
     }
+    if (!busd_room_for(d, len))
+        return -1;
     return queue_push(&s->q, frame, len, deadline, 0, svc);
 }
 
 /* To any peer.  The admin socket is never queued: REQ peers wait in
  * nanomsg, and a reply that cannot be sent now is lost to a client that
  * is already gone. */
-static int deliver_to(struct busd *d, int peer, const void *hdr,
-                      size_t hdrlen, const void *frame, size_t len,
-                      uint64_t deadline)
+int busd_deliver(struct busd *d, int peer, const void *hdr, size_t hdrlen,
+                 const void *frame, size_t len, uint64_t deadline)
 {
     if (peer == BUSD_ADMIN) {
         d->io.send_admin(d->io.ctx, hdr, hdrlen, frame, len);
@@ -128,29 +140,14 @@ static int deliver_to(struct busd *d, int peer, const void *hdr,
     return deliver_svc(d, peer, frame, len, deadline);
 }
 
-/* Delivers FRAME to PEER applying fault F (already rolled; DROP is the
- * caller's business since it decides what happens to the pending entry). */
 static int forward(struct busd *d, int peer, const void *hdr, size_t hdrlen,
                    uint8_t *frame, size_t len, uint64_t deadline,
                    const struct fault_rule *f, uint64_t now)
 {
-    if (!f)
-        return deliver_to(d, peer, hdr, hdrlen, frame, len, deadline);
-    switch (f->action) {
-    case BULKHEAD__FAULT_ADD__ACTION__DELAY:
-        if (peer != BUSD_ADMIN)
-            return queue_push(&d->delayed, frame, len, deadline,
-                              now + f->delay_ms, peer);
-        return deliver_to(d, peer, hdr, hdrlen, frame, len, deadline);
-    case BULKHEAD__FAULT_ADD__ACTION__DUPLICATE:
-        (void)deliver_to(d, peer, hdr, hdrlen, frame, len, deadline);
-        return deliver_to(d, peer, hdr, hdrlen, frame, len, deadline);
-    case BULKHEAD__FAULT_ADD__ACTION__CORRUPT:
-        fault_corrupt(&d->faults, frame, len);
-        return deliver_to(d, peer, hdr, hdrlen, frame, len, deadline);
-    default:
-        return 0;   /* DROP */
-    }
+    if (f)
+        return busd_fault_apply(d, peer, hdr, hdrlen, frame, len, deadline,
+                                f, now);
+    return busd_deliver(d, peer, hdr, hdrlen, frame, len, deadline);
 }
 
 /* ---- answers from busd ---- */
@@ -171,7 +168,7 @@ void busd_answer(struct busd *d, const struct busd_origin *o, bus_msg *body)
         log_warnx("out of memory answering %s", m.dst);
         return;
     }
-    if (deliver_to(d, o->peer, o->hdr, o->hdrlen, frame, len, o->deadline) < 0)
+    if (busd_deliver(d, o->peer, o->hdr, o->hdrlen, frame, len, o->deadline) < 0)
         log_warnx("queue full: answer to %s %llu dropped", m.dst,
                   (unsigned long long)o->id);
     free(frame);
@@ -413,25 +410,6 @@ void busd_flush(struct busd *d, int svc, uint64_t now)
     }
 }
 
-static void release_delayed(struct busd *d, uint64_t now)
-{
-    struct qframe *prev = NULL, *f = queue_head(&d->delayed);
-
-    while (f) {
-        struct qframe *next = f->next;
-        if (f->not_before <= now || f->deadline <= now) {
-            queue_unlink(&d->delayed, prev, f);
-            if (f->deadline > now && f->dst < d->nsvc &&
-                deliver_svc(d, f->dst, f->data, f->len, f->deadline) < 0)
-                log_warnx("queue full: delayed frame to %s dropped",
-                          d->svc[f->dst].name);
-            free(f);
-        } else
-            prev = f;
-        f = next;
-    }
-}
-
 void busd_tick(struct busd *d, uint64_t now)
 {
     struct pending p;
@@ -449,7 +427,7 @@ void busd_tick(struct busd *d, uint64_t now)
                           "no answer from %s before the deadline", replier);
     }
     if (d->delayed.count)
-        release_delayed(d, now);
+        busd_fault_release(d, now);
     for (int i = 0; i < d->nsvc; i++) {
         if (!d->svc[i].q.count)
             continue;

@@ -1,9 +1,11 @@
 /* busd's fault injection (only active with --allow-faults): the admin's
  * FaultAdd/FaultList/FaultClear requests and the dice roll for each
- * forwarded frame.  The rules themselves live in fault.c; what each action
- * does to a frame is in busd_core.c's forward().  Kept apart from the
- * routing core: it is test machinery, off in normal operation. */
+ * forwarded frame, what each action does to the frame, and the list of
+ * delayed frames.  The rules themselves live in fault.c.  Kept apart from
+ * the routing core: it is test machinery, off in normal operation. */
 #include "busd.h"
+
+#include <stdlib.h>
 
 #include "lib/log.h"
 
@@ -85,3 +87,47 @@ void busd_fault_control(struct busd *d, const struct busd_origin *o,
     }
 }
 
+
+int busd_fault_apply(struct busd *d, int peer, const void *hdr,
+                     size_t hdrlen, uint8_t *frame, size_t len,
+                     uint64_t deadline, const struct fault_rule *f,
+                     uint64_t now)
+{
+    switch (f->action) {
+    case BULKHEAD__FAULT_ADD__ACTION__DELAY:
+        if (peer == BUSD_ADMIN)   /* REQ answers are not delayed */
+            return busd_deliver(d, peer, hdr, hdrlen, frame, len, deadline);
+        if (!busd_room_for(d, len))
+            return -1;
+        return queue_push(&d->delayed, frame, len, deadline,
+                          now + f->delay_ms, peer);
+    case BULKHEAD__FAULT_ADD__ACTION__DUPLICATE:
+        (void)busd_deliver(d, peer, hdr, hdrlen, frame, len, deadline);
+        return busd_deliver(d, peer, hdr, hdrlen, frame, len, deadline);
+    case BULKHEAD__FAULT_ADD__ACTION__CORRUPT:
+        fault_corrupt(&d->faults, frame, len);
+        return busd_deliver(d, peer, hdr, hdrlen, frame, len, deadline);
+    default:
+        return 0;   /* DROP */
+    }
+}
+
+void busd_fault_release(struct busd *d, uint64_t now)
+{
+    struct qframe *prev = NULL, *f = queue_head(&d->delayed);
+
+    while (f) {
+        struct qframe *next = f->next;
+        if (f->not_before <= now || f->deadline <= now) {
+            queue_unlink(&d->delayed, prev, f);
+            if (f->deadline > now && f->dst >= 0 && f->dst < d->nsvc &&
+                busd_deliver(d, f->dst, NULL, 0, f->data, f->len,
+                             f->deadline) < 0)
+                log_warnx("queue full: delayed frame to %s dropped",
+                          d->svc[f->dst].name);
+            free(f);
+        } else
+            prev = f;
+        f = next;
+    }
+}

@@ -497,3 +497,35 @@ Test(busd, held_queue_drops_stale_frames)
     cr_assert_eq(nsent, 0);
     cr_assert_eq(d.svc[B].q.count, 1);
 }
+
+Test(busd, all_queues_bounded_together)
+{
+    static char big[300000];
+    bus_msg m = BULKHEAD__ENVELOPE__INIT;
+    Bulkhead__Ok ok = BULKHEAD__OK__INIT;
+    struct routes rt;
+    char err[64];
+    uint8_t *buf;
+    size_t len;
+
+    memset(big, 'x', sizeof(big) - 1);
+    ok.message = big;                            /* ~300 KB requests */
+    m.body_case = BULKHEAD__ENVELOPE__BODY_OK;
+    m.ok = &ok;
+    routes_parse(&rt, "bus-a * ok\n", err, sizeof(err));
+    busd_set_routes(&d, &rt, false);
+    d.queued_bytes_max = 1000000;                /* room for 3 */
+    d.svc[B].held = d.svc[L].held = true;
+    for (uint64_t id = 1; id <= 4; id++) {       /* 2 to each: 4th refused */
+        m.dst = (char *)(id % 2 ? "bus-b" : "launcher");
+        m.id = id;
+        m.deadline_ms = 5000;
+        buf = bus_encode(&m, &len);
+        busd_handle_frame(&d, A, NULL, 0, buf, len, 1000);
+        free(buf);
+    }
+    cr_assert_eq(d.svc[B].q.count + d.svc[L].q.count, 3);
+    cr_assert_eq(nsent, 1);
+    cr_assert_eq(error_code(&sent[0]), BULKHEAD__ERROR__CODE__QUEUE_FULL);
+    cr_assert_eq(sent[0].m->reply_to, 4);
+}
