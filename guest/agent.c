@@ -43,6 +43,7 @@ void agent_attach(struct agent *a, struct gchan *ctl)
 
 void agent_detach(struct agent *a)
 {
+    agent_calls_fail_all(a, "the connection to dom0 was lost");
     gchan_close(a->ctl);
     a->ctl = NULL;
 }
@@ -218,6 +219,13 @@ static int dispatch(struct agent *a, const struct guest_frame *f)
         return 0;
     case GUEST_MSG_PONG:
         return 0; /* the agent sends no PING in version 1 */
+    case GUEST_MSG_SERVICE_CONNECT:
+    case GUEST_MSG_SERVICE_REFUSED:
+        agent_call_answer(a, f);
+        return 0;
+    case GUEST_MSG_SERVICE_RUN:
+        agent_service_run(a, f);
+        return 0;
     default:
         log_warnx("dom0: unexpected %s", guest_msg_name(f->type));
         return -1;

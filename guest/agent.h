@@ -19,6 +19,7 @@
 #define AGENT_CONNECT_TIMEOUT_MS 10000
 
 struct agent;
+struct agent_calls;
 struct exec_session;
 
 /* One running command: its exec channel and session (exec.h). */
@@ -49,6 +50,7 @@ struct agent {
     agent_spawn_fn spawn;
     struct agent_session sessions[AGENT_MAX_SESSIONS];
     int nsessions;
+    struct agent_calls *calls;  /* bulkhead-call clients (agent_rpc.c) */
 };
 
 void agent_init(struct agent *a, const char *qube, const char *etc_root);
@@ -79,5 +81,22 @@ pid_t agent_spawn_session(struct agent *a, const struct guest_exec *e,
                           const struct passwd_entry *pw,
                           struct agent_session *out, uint32_t *err,
                           char *msg, size_t msglen);
+
+/* ---- qube-to-qube RPC (agent_rpc.c) ---------------------------------- */
+
+#define AGENT_MAX_CALLS 64
+/* Opens the local call socket at PATH (mode 0666: any user of the qube may
+ * call; the policy in dom0 decides).  0, or -1 (calls then unavailable). */
+int agent_calls_open(struct agent *a, const char *path);
+/* Poll entries of the call socket and its clients (at most
+ * AGENT_MAX_CALLS + 1); then step with the same entries. */
+int agent_calls_poll(struct agent *a, struct pollfd *p);
+void agent_calls_step(struct agent *a, const struct pollfd *p, int n);
+/* Frames from dom0 for calls (agent.c's dispatch). */
+void agent_call_answer(struct agent *a, const struct guest_frame *f);
+/* The control channel went away: every waiting caller is refused. */
+void agent_calls_fail_all(struct agent *a, const char *why);
+/* SERVICE_RUN: start the handler (answers EXEC_STARTED/FAILED). */
+void agent_service_run(struct agent *a, const struct guest_frame *f);
 
 #endif

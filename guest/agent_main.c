@@ -5,6 +5,7 @@
  * poll loop sees them with the control channel. */
 #include "guest/agent.h"
 #include "guest/exec.h"
+#include "guest/rpc_codec.h"
 
 #include "lib/log.h"
 #include "lib/paths.h"
@@ -202,9 +203,10 @@ static void maybe_connect(struct loop *l)
  * Returns true when the qube is to shut down. */
 static bool round_once(struct loop *l)
 {
-    static struct pollfd p[2 + AGENT_MAX_SESSIONS * EXEC_SESSION_MAX_FDS];
+    static struct pollfd p[2 + AGENT_MAX_SESSIONS * EXEC_SESSION_MAX_FDS +
+                           AGENT_MAX_CALLS + 1];
     struct agent *a = l->a;
-    int t = -1, n, npolled;
+    int t = -1, n, npolled, ncalls;
 
     p[0] = (struct pollfd){l->sfd, POLLIN, 0};
     p[1] = (struct pollfd){-1, 0, 0};
@@ -218,7 +220,8 @@ static bool round_once(struct loop *l)
     }
     npolled = a->nsessions;
     n = agent_sessions_poll(a, p + 2, &t);
-    if (poll(p, (nfds_t)(n + 2), t) < 0 && errno != EINTR)
+    ncalls = agent_calls_poll(a, p + 2 + n);
+    if (poll(p, (nfds_t)(n + 2 + ncalls), t) < 0 && errno != EINTR)
         fatal("poll");
     if ((p[0].revents & POLLIN) && signals_read(l->sfd, a))
         return true;
@@ -231,6 +234,9 @@ static bool round_once(struct loop *l)
         }
     }
     agent_sessions_step(a, p + 2, npolled);
+    agent_calls_step(a, p + 2 + n, ncalls);
+    if (a->ctl && gchan_flush(a->ctl) < 0)
+        log_warnx("control channel: flush failed");
     maybe_connect(l);
     return a->shutdown_requested;
 }
@@ -255,6 +261,13 @@ int main(int argc, char **argv)
                              ? getenv("BULKHEAD_AGENT_ETC_ROOT") : "");
     log_info("starting in qube %s (domain %d)%s", qube ? qube : "?",
              vchan_own_domain(), is_pid1 ? " as init" : "");
+    /* The local socket bulkhead-call talks to: in a qube (pid 1) at the
+     * fixed place; elsewhere (tests) only where BULKHEAD_AGENT_SOCK says,
+     * so an agent run on a host never touches the host's /run. */
+    if (getenv("BULKHEAD_AGENT_SOCK") || is_pid1)
+        agent_calls_open(&a, getenv("BULKHEAD_AGENT_SOCK")
+                                 ? getenv("BULKHEAD_AGENT_SOCK")
+                                 : GUEST_CALL_SOCKET);
     maybe_connect(&l);
     while (!round_once(&l))
         ;

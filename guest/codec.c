@@ -21,6 +21,10 @@ const char *guest_msg_name(uint32_t type)
     case GUEST_MSG_STDOUT: return "STDOUT";
     case GUEST_MSG_STDERR: return "STDERR";
     case GUEST_MSG_EXIT_CODE: return "EXIT_CODE";
+    case GUEST_MSG_SERVICE_CALL: return "SERVICE_CALL";
+    case GUEST_MSG_SERVICE_CONNECT: return "SERVICE_CONNECT";
+    case GUEST_MSG_SERVICE_REFUSED: return "SERVICE_REFUSED";
+    case GUEST_MSG_SERVICE_RUN: return "SERVICE_RUN";
     default: return "unknown";
     }
 }
@@ -59,6 +63,23 @@ static int size_rule(uint32_t type, uint32_t *min, uint32_t *max)
     case GUEST_MSG_EXIT_CODE:
         *min = *max = GUEST_EXIT_CODE_SIZE;
         return 1;
+    case GUEST_MSG_SERVICE_CALL:
+        *min = GUEST_SERVICE_CALL_FIXED_SIZE + 2;
+        *max = GUEST_SERVICE_CALL_FIXED_SIZE + GUEST_MAX_RPC_TARGET +
+               GUEST_MAX_RPC_SERVICE;
+        return 1;
+    case GUEST_MSG_SERVICE_CONNECT:
+        *min = *max = GUEST_SERVICE_CONNECT_SIZE;
+        return 1;
+    case GUEST_MSG_SERVICE_REFUSED:
+        *min = GUEST_SERVICE_REFUSED_FIXED_SIZE;
+        *max = GUEST_SERVICE_REFUSED_FIXED_SIZE + GUEST_MAX_FAIL_MSG - 1;
+        return 1;
+    case GUEST_MSG_SERVICE_RUN:
+        *min = GUEST_SERVICE_RUN_FIXED_SIZE + 3;
+        *max = GUEST_SERVICE_RUN_FIXED_SIZE + GUEST_MAX_USER +
+               GUEST_MAX_RPC_SERVICE + 32;
+        return 1;
     default:
         return 0;
     }
@@ -74,10 +95,13 @@ static bool allowed(enum guest_receiver rx, uint32_t type)
     case GUEST_RX_DOM0_CONTROL:
         return type == GUEST_MSG_EXEC_STARTED ||
                type == GUEST_MSG_EXEC_FAILED || type == GUEST_MSG_PING ||
-               type == GUEST_MSG_PONG;
+               type == GUEST_MSG_PONG || type == GUEST_MSG_SERVICE_CALL;
     case GUEST_RX_AGENT_CONTROL:
         return type == GUEST_MSG_EXEC || type == GUEST_MSG_SHUTDOWN ||
-               type == GUEST_MSG_PING || type == GUEST_MSG_PONG;
+               type == GUEST_MSG_PING || type == GUEST_MSG_PONG ||
+               type == GUEST_MSG_SERVICE_CONNECT ||
+               type == GUEST_MSG_SERVICE_REFUSED ||
+               type == GUEST_MSG_SERVICE_RUN;
     case GUEST_RX_AGENT_EXEC:
         return type == GUEST_MSG_STDIN;
     case GUEST_RX_CLIENT_EXEC:

@@ -20,7 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EXEC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define EXEC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:" \
+    "/run/bulkhead/bin"
 #define EXEC_MAX_ENV 64
 
 struct exec_session {

@@ -145,14 +145,46 @@ enum guest_msg_type {
      * 0..255 the exit code, 128+N killed by signal N (shell convention). */
     GUEST_MSG_EXIT_CODE = 0x0303,
 
-    /* ---- reserved for qube-to-qube RPC (issue 6) ---------------------
-     * 0x0400 SERVICE_CALL      agent -> dom0: a qube asks for
-     *                          SERVICE+ARG in TARGET (bulkhead-call);
-     *                          the source is the channel, never a field.
-     * 0x0401 SERVICE_CONNECT   dom0 -> agent: allowed; connect to
-     *                          (domain, port) / serve on it.
-     * 0x0402 SERVICE_REFUSED   dom0 -> agent: denied or failed.
-     * Version 1 receivers treat them as unknown types. */
+    /* ---- qube-to-qube RPC (issue 6; services/rpc-router/README.md) ---
+     * Control channel only.  Version 1 agents that predate these frames
+     * treat them as unknown (channel closed); dom0 sends SERVICE_RUN and
+     * the CALL answers only to an agent that sent SERVICE_CALL or that it
+     * started itself, i.e. one built with them. */
+
+    /* agent -> dom0: a process in the qube (bulkhead-call) asks for
+     * SERVICE+ARG in TARGET.  The source is the channel, never a field.
+     * Payload (>= 12 bytes):
+     *   u32 call_id      chosen by the agent, echoed in the answer
+     *   u32 target_len   1..GUEST_MAX_RPC_TARGET-1
+     *   u32 service_len  1..GUEST_MAX_RPC_SERVICE-1
+     *   target bytes     a qube name, @default, @dispvm, @dispvm:NAME,
+     *                    dom0, @adminvm (no NUL)
+     *   service bytes    SERVICE or SERVICE+ARG (no NUL); the payload ends
+     *                    exactly there.  Answered by SERVICE_CONNECT or
+     *                    SERVICE_REFUSED, within GUEST_RPC_CALL_TIMEOUT_MS
+     *                    plus the ask timeout. */
+    GUEST_MSG_SERVICE_CALL = 0x0400,
+    /* dom0 -> agent (source side): allowed; the handler runs in domain
+     * DOMAIN, which offers an exec channel on PORT to this qube: connect
+     * as vchan client and speak the exec stream (client side).
+     * Payload (12 bytes): u32 call_id, u32 domain, u32 port. */
+    GUEST_MSG_SERVICE_CONNECT = 0x0401,
+    /* dom0 -> agent (source side): denied or failed.
+     * Payload (>= 8 bytes): u32 call_id, u32 code (GUEST_RPC_E*), then
+     * 0..GUEST_MAX_FAIL_MSG-1 bytes of text, no NUL. */
+    GUEST_MSG_SERVICE_REFUSED = 0x0402,
+    /* dom0 -> agent (target side): run the handler of SERVICE for the
+     * qube SOURCE: offer an exec channel (vchan server for PEER_DOMAIN on
+     * PORT) and start /etc/bulkhead/rpc/SERVICE+ARG, else
+     * /etc/bulkhead/rpc/SERVICE, as USER with QREXEC_REMOTE_DOMAIN=SOURCE,
+     * QREXEC_SERVICE_ARGUMENT=ARG (and BULKHEAD_RPC_*).  Answered like EXEC:
+     * EXEC_STARTED or EXEC_FAILED with the same request id.
+     * Payload (>= 24 bytes):
+     *   u32 request_id, u32 port, u32 peer_domain,
+     *   u32 user_len (1..GUEST_MAX_USER-1), u32 service_len
+     *   (1..GUEST_MAX_RPC_SERVICE-1), u32 source_len (1..31),
+     *   user, service, source bytes (no NULs), ending the payload. */
+    GUEST_MSG_SERVICE_RUN = 0x0403,
     GUEST_MSG_RPC_FIRST = 0x0400,
     GUEST_MSG_RPC_LAST = 0x04ff,
 };
@@ -177,7 +209,25 @@ enum guest_exec_error {
     GUEST_EXEC_ECHANNEL = 3, /* could not offer the exec vchan */
     GUEST_EXEC_EFORK = 4,    /* fork / resources */
     GUEST_EXEC_EBUSY = 5,    /* too many commands running */
-    GUEST_EXEC_EMAX = 5,
+    GUEST_EXEC_ENOSERVICE = 6, /* SERVICE_RUN: no handler for the service */
+    GUEST_EXEC_EMAX = 6,
+};
+
+/* qube-to-qube RPC. */
+#define GUEST_MAX_RPC_TARGET 64      /* incl. a NUL, as stored */
+#define GUEST_MAX_RPC_SERVICE 256    /* SERVICE+ARG incl. a NUL */
+#define GUEST_SERVICE_CALL_FIXED_SIZE 12
+#define GUEST_SERVICE_CONNECT_SIZE 12
+#define GUEST_SERVICE_REFUSED_FIXED_SIZE 8
+#define GUEST_SERVICE_RUN_FIXED_SIZE 24
+/* SERVICE_REFUSED codes. */
+enum guest_rpc_error {
+    GUEST_RPC_EDENIED = 1,    /* the policy said no (or nobody said yes) */
+    GUEST_RPC_EINVAL = 2,     /* malformed service or target name */
+    GUEST_RPC_ETARGET = 3,    /* the target could not be started / reached */
+    GUEST_RPC_ENOSERVICE = 4, /* the target has no handler */
+    GUEST_RPC_EBUSY = 5,      /* too many calls in flight */
+    GUEST_RPC_EMAX = 5,
 };
 
 /* Shutdown: time between SIGTERM and SIGKILL for the qube's processes. */

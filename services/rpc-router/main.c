@@ -8,6 +8,7 @@
  * The set of attached qubes is kept in $RUN/rpc-router/attached so that a
  * restarted rpc-router listens again for every running qube; their agents
  * reconnect on their own. */
+#include "services/rpc-router/calls.h"
 #include "services/rpc-router/router.h"
 #include "services/rpc-router/rpc_router.h"
 
@@ -15,6 +16,7 @@
 #include "guest/chan.h"
 #include "guest/codec.h"
 #include "lib/atomicfile.h"
+#include "lib/config.h"
 #include "lib/log.h"
 #include "lib/names.h"
 #include "lib/paths.h"
@@ -36,6 +38,7 @@
 struct rr {
     struct bus *bus;
     struct router *router;
+    struct calls *calls;
     char state_path[PATH_MAX];
 };
 
@@ -67,6 +70,8 @@ static void on_ready(void *ctx, const char *qube, uint32_t qid,
     m.agent_ready = &ev;
     if (bus_publish(rr->bus, &m) < 0)
         log_warn("publish agent_ready %s", qube);
+    if (rr->calls)
+        calls_on_agent_ready(rr->calls, qube);
 }
 
 static void on_gone(void *ctx, const char *qube, uint32_t qid,
@@ -93,6 +98,10 @@ static void on_exec_done(void *ctx, void *cookie, uint32_t qid,
     bus_msg m = BULKHEAD__ENVELOPE__INIT;
     Bulkhead__ExecReply rep = BULKHEAD__EXEC_REPLY__INIT;
 
+    if (calls_owns(rr->calls, cookie)) {
+        calls_on_run_done(rr->calls, cookie, qid, port, err);
+        return;
+    }
     if (err)
         bus_reply_error(rr->bus, req, BULKHEAD__ERROR__CODE__FAILED, "%s",
                         err);
@@ -107,7 +116,17 @@ static void on_exec_done(void *ctx, void *cookie, uint32_t qid,
     bus_free(req);
 }
 
-static const struct router_events events = {on_ready, on_gone, on_exec_done};
+static void on_service_call(void *ctx, const char *source, uint32_t qid,
+                            uint32_t call_id, const char *target,
+                            const char *service)
+{
+    struct rr *rr = ctx;
+
+    calls_on_call(rr->calls, source, qid, call_id, target, service);
+}
+
+static const struct router_events events = {on_ready, on_gone, on_exec_done,
+                                            on_service_call};
 
 /* ---- the state file ------------------------------------------------------ */
 
@@ -246,8 +265,11 @@ static bool sender_ok(const bus_msg *m, const char *want)
 /* Returns true when M was kept (answered later). */
 static bool rpc_router_dispatch_bus(struct rr *rr, bus_msg *m)
 {
-    if (m->reply_to)
-        return false; /* we make no calls: a stray reply */
+    if (m->reply_to) {
+        if (!calls_on_reply(rr->calls, m))
+            log_warnx("bus: stray reply from %s", m->src);
+        return false;
+    }
     switch (m->body_case) {
     case BULKHEAD__ENVELOPE__BODY_QUBE_ATTACH:
         if (sender_ok(m, "vm-manager"))
@@ -263,6 +285,10 @@ static bool rpc_router_dispatch_bus(struct rr *rr, bus_msg *m)
         return false;
     case BULKHEAD__ENVELOPE__BODY_EXEC_REQUEST:
         return sender_ok(m, "admin") && handle_exec(rr, m);
+    case BULKHEAD__ENVELOPE__BODY_ASK_ANSWER:
+        if (sender_ok(m, "admin"))
+            calls_on_ask_answer(rr->calls, m);
+        return false;
     case BULKHEAD__ENVELOPE__BODY_PING:
         handle_ping(rr, m);
         return false;
@@ -314,11 +340,28 @@ static void parse_args(int argc, char **argv, const char **root,
     }
 }
 
+/* bulkhead.conf: rpc_ask_timeout_s (how long an `ask` waits for the
+ * user), read once at start. */
+static uint32_t ask_timeout_ms(void)
+{
+    struct config cfg = {0};
+    char path[PATH_MAX], err[256];
+    long v = CALLS_ASK_TIMEOUT_MS / 1000;
+
+    if (paths_join(path, sizeof(path), BH_ETC "/bulkhead.conf") == 0 &&
+        config_load(&cfg, path, err, sizeof(err)) == 0 &&
+        config_get_long(&cfg, "rpc_ask_timeout_s", v, 1, 3600, &v) < 0)
+        log_warnx("bulkhead.conf: rpc_ask_timeout_s must be 1..3600");
+    config_free(&cfg);
+    return (uint32_t)v * 1000;
+}
+
 static void run(struct rr *rr)
 {
     while (!stop) {
         bus_msg *m;
-        if (router_poll(rr->router, bus_fd(rr->bus), -1) < 0)
+        if (router_poll(rr->router, bus_fd(rr->bus),
+                        calls_expire(rr->calls)) < 0)
             fatal("poll");
         while (!stop && bus_recv(rr->bus, &m) > 0)
             if (!rpc_router_dispatch_bus(rr, m))
@@ -346,7 +389,8 @@ int main(int argc, char **argv)
     prepare_dirs(&rr);
     if (!(rr.bus = bus_open("rpc-router")))
         fatal("bus_open");
-    if (!(rr.router = router_new(&events, listen_vchan, &rr)))
+    if (!(rr.router = router_new(&events, listen_vchan, &rr)) ||
+        !(rr.calls = calls_new(rr.bus, rr.router, ask_timeout_ms())))
         fatal("router_new");
     state_load(&rr);
     if (sandbox && sandbox_enter(&rpc_router_sandbox_policy) < 0)
@@ -357,6 +401,7 @@ int main(int argc, char **argv)
     /* The qubes keep running: their agents reconnect to the next
      * rpc-router, which reads the state file. */
     router_free(rr.router);
+    calls_free(rr.calls);
     bus_close(rr.bus);
     return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "guest/chan.h"
 #include "guest/codec.h"
+#include "guest/rpc_codec.h"
 #include "lib/log.h"
 #include "lib/names.h"
 
@@ -41,6 +42,7 @@ struct rqube {
     unsigned window_frames;
     struct pending pend[ROUTER_MAX_PENDING];
     int npend;
+    int ncalls;                 /* its SERVICE_CALLs not answered yet */
 };
 
 struct router {
@@ -270,6 +272,106 @@ int router_exec(struct router *r, const char *qube, const char *user,
     return 0;
 }
 
+/* ---- qube-to-qube RPC ------------------------------------------------------ */
+
+uint32_t router_qid(struct router *r, const char *qube)
+{
+    struct rqube *q = find(r, qube, NULL);
+
+    return q ? q->qid : 0;
+}
+
+void router_call_answer(struct router *r, const char *qube, uint32_t call_id,
+                        uint32_t domain, uint32_t port, uint32_t code,
+                        const char *msg)
+{
+    struct rqube *q = find(r, qube, NULL);
+    uint8_t frame[GUEST_RPC_FRAME_MAX];
+    size_t len;
+
+    if (!q || q->state != Q_READY)
+        return;
+    if (q->ncalls > 0)
+        q->ncalls--;
+    len = code ? guest_encode_service_refused(frame, call_id, code, msg)
+               : guest_encode_service_connect(frame, call_id, domain, port);
+    if (queue(q, frame, len) < 0)
+        qube_drop(r, q, "control channel broken", true);
+}
+
+int router_service_run(struct router *r, const char *target,
+                       const char *user, const char *service,
+                       const char *source, uint32_t source_qid, void *cookie,
+                       int *code, char *err, size_t errlen)
+{
+    struct rqube *q = find(r, target, NULL);
+    struct guest_run run = {0};
+    uint8_t frame[GUEST_RPC_FRAME_MAX];
+    size_t len;
+
+    if (!q)
+        return refuse(code, 1, err, errlen, "%s: not running", target);
+    if (q->state != Q_READY)
+        return refuse(code, 2, err, errlen, "%s: its agent is not connected",
+                      target);
+    if (q->npend >= ROUTER_MAX_PENDING)
+        return refuse(code, 2, err, errlen, "%s: too many requests", target);
+    run.request_id = r->next_id++;
+    run.port = alloc_port(q);
+    run.peer_domain = source_qid;
+    snprintf(run.user, sizeof(run.user), "%s", user && *user ? user : "user");
+    snprintf(run.service, sizeof(run.service), "%s", service);
+    snprintf(run.source, sizeof(run.source), "%s", source);
+    if (guest_encode_service_run(&run, frame, &len) < 0)
+        return refuse(code, 3, err, errlen, "%s: invalid user or service",
+                      target);
+    if (queue(q, frame, len) < 0) {
+        qube_drop(r, q, "control channel broken", true);
+        return refuse(code, 2, err, errlen, "%s: control channel broken",
+                      target);
+    }
+    q->last_id = run.request_id;
+    q->pend[q->npend++] = (struct pending){run.request_id, run.port,
+                                           now_ms() + ROUTER_EXEC_TIMEOUT_MS,
+                                           cookie};
+    return 0;
+}
+
+/* SERVICE_CALL: validated here (the source is Q, never a field), then
+ * decided outside (main.c asks policyd). */
+static const char *handle_call(struct router *r, struct rqube *q,
+                               const struct guest_frame *f)
+{
+    uint8_t frame[GUEST_RPC_FRAME_MAX];
+    struct guest_call c;
+    const char *why;
+
+    if (guest_validate_service_call(f->untrusted_payload, f->len, &c, &why) <
+        0) {
+        /* A bad name is the caller's mistake, not the agent's: refuse the
+         * call, keep the channel. */
+        if (f->len < 4)
+            return "bad SERVICE_CALL";
+        return queue(q, frame, guest_encode_service_refused(
+                                   frame, guest_get_u32(f->untrusted_payload),
+                                   GUEST_RPC_EINVAL, why)) < 0
+                   ? "control channel broken"
+                   : NULL;
+    }
+    if (!r->ev->service_call || q->ncalls >= ROUTER_MAX_CALLS)
+        return queue(q, frame, guest_encode_service_refused(
+                                   frame, c.call_id, GUEST_RPC_EBUSY,
+                                   r->ev->service_call
+                                       ? "too many calls in flight"
+                                       : "calls are not supported")) < 0
+                   ? "control channel broken"
+                   : NULL;
+    q->ncalls++;
+    r->ev->service_call(r->ctx, q->name, q->qid, c.call_id, c.target,
+                        c.service);
+    return NULL;
+}
+
 /* Takes the pending request ID off Q: 1 found, 0 not pending but issued
  * earlier (a late answer after a timeout), -1 never issued. */
 static int take_pending(struct rqube *q, uint32_t id, struct pending *out)
@@ -359,6 +461,8 @@ static const char *dispatch(struct router *r, struct rqube *q,
                    : NULL;
     case GUEST_MSG_PONG:
         return "PONG without PING"; /* dom0 sends no PING in version 1 */
+    case GUEST_MSG_SERVICE_CALL:
+        return handle_call(r, q, f);
     default:
         /* HELLO twice, or anything the codec let through by mistake. */
         return "unexpected frame";

@@ -38,6 +38,12 @@ struct router_events {
     /* An exec request completed: ERR NULL and the port, or ERR set. */
     void (*exec_done)(void *ctx, void *cookie, uint32_t qid, uint32_t port,
                       const char *err);
+    /* A qube asked for a service (SERVICE_CALL, validated): SOURCE is the
+     * channel's qube.  Answer with router_call_answer().  NULL: calls are
+     * refused. */
+    void (*service_call)(void *ctx, const char *source, uint32_t qid,
+                         uint32_t call_id, const char *target,
+                         const char *service);
 };
 
 /* Creates the listening end of QID's control channel. */
@@ -60,6 +66,26 @@ int router_shutdown(struct router *r, const char *qube, char *err,
 int router_exec(struct router *r, const char *qube, const char *user,
                 char *const *argv, int argc, bool pass_io, void *cookie,
                 int *code, char *err, size_t errlen);
+
+/* ---- qube-to-qube RPC --------------------------------------------------- */
+
+#define ROUTER_MAX_CALLS 16          /* calls in flight per source qube */
+
+/* Answers call CALL_ID of QUBE: CODE 0 = SERVICE_CONNECT to (DOMAIN,
+ * PORT), else SERVICE_REFUSED{CODE, MSG}.  A qube that went away meanwhile
+ * is ignored. */
+void router_call_answer(struct router *r, const char *qube, uint32_t call_id,
+                        uint32_t domain, uint32_t port, uint32_t code,
+                        const char *msg);
+/* Starts SERVICE's handler in TARGET for the call of SOURCE (domain
+ * SOURCE_QID), as router_exec: 0 (EXEC_DONE follows with COOKIE), or -1
+ * with *CODE and ERR. */
+int router_service_run(struct router *r, const char *target,
+                       const char *user, const char *service,
+                       const char *source, uint32_t source_qid, void *cookie,
+                       int *code, char *err, size_t errlen);
+/* QID of an attached qube, 0 when not attached. */
+uint32_t router_qid(struct router *r, const char *qube);
 
 /* Polls every channel and EXTRA_FD (may be -1) for up to TIMEOUT_MS (-1
  * forever; shortened to the next exec deadline), handles what happened.
