@@ -170,6 +170,26 @@ static int make_applets(int rootfd, const char *busybox)
     return count > 0 ? 0 : -1;
 }
 
+/* The qube's RPC handlers (guest/README.md): what another qube may call
+ * here, subject to dom0's policy.  The tools live in /run/bulkhead/bin,
+ * bound into every qube. */
+static int rpc_handlers(int rootfd)
+{
+    if ((mkdirat(rootfd, "etc/bulkhead", 0755) < 0 && errno != EEXIST) ||
+        (mkdirat(rootfd, "etc/bulkhead/rpc", 0755) < 0 && errno != EEXIST) ||
+        fchownat(rootfd, "etc/bulkhead", 0, 0, AT_SYMLINK_NOFOLLOW) < 0 ||
+        fchownat(rootfd, "etc/bulkhead/rpc", 0, 0, AT_SYMLINK_NOFOLLOW) < 0)
+        return -1;
+    return write_file_at(rootfd, "etc/bulkhead/rpc/qubes.Filecopy",
+                         "#!/bin/sh\n"
+                         "# Files from $QREXEC_REMOTE_DOMAIN (bulkhead-copy)"
+                         " into ~/QubesIncoming/SOURCE/.\n"
+                         "mkdir -p \"$HOME/QubesIncoming\" || exit 1\n"
+                         "exec /run/bulkhead/bin/bulkhead-unpack "
+                         "\"$HOME/QubesIncoming/$QREXEC_REMOTE_DOMAIN\"\n",
+                         0755);
+}
+
 static int minimal_etc(int rootfd, const char *name)
 {
     char host[64];
@@ -188,12 +208,14 @@ static int minimal_etc(int rootfd, const char *name)
         write_file_at(rootfd, "etc/hostname", host, 0644) < 0 ||
         write_file_at(rootfd, "etc/profile",
                       "export PATH=/usr/local/bin:/usr/bin:/bin:"
-                      "/usr/sbin:/sbin\nexport PS1='\\u@\\h:\\w\\$ '\n",
+                      "/usr/sbin:/sbin:/run/bulkhead/bin\n"
+                      "export PS1='\\u@\\h:\\w\\$ '\n",
                       0644) < 0 ||
         write_file_at(rootfd, "etc/os-release",
                       "NAME=\"bulkhead minimal\"\nID=bulkhead-minimal\n"
                       "PRETTY_NAME=\"bulkhead minimal (busybox)\"\n",
-                      0644) < 0)
+                      0644) < 0 ||
+        rpc_handlers(rootfd) < 0)
         return -1;
     return 0;
 }

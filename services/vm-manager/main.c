@@ -60,8 +60,16 @@ static void default_agent(char *out, size_t len)
     exe[n] = '\0';
     if ((slash = strrchr(exe, '/')))
         *slash = '\0';
-    if (strlen(exe) + 16 < len)
+    /* The directory of static in-qube tools (build: $b/bin/guest/) when it
+     * is there: bound whole at /run/bulkhead/bin, agent included. */
+    if (strlen(exe) + 32 < len) {
+        snprintf(out, len, "%.4000s/guest/bulkhead-agent", exe);
+        if (access(out, X_OK) == 0) {
+            snprintf(out, len, "%.4000s/guest", exe);
+            return;
+        }
         snprintf(out, len, "%.4000s/bulkhead-agent", exe);
+    }
 }
 
 /* BULKHEAD_QUBE_INIT="cmd arg..." replaces the agent as init (tests and

@@ -225,6 +225,7 @@ static int kernel_fs(const char **what)
 static int bulkhead_dirs(const struct ns_mount_plan *p, const int *fds,
                          const char **what)
 {
+    struct stat st;
     int fd;
 
     TRY(mkdir_ok("root/run/bulkhead", 0755), "mkdir /run/bulkhead");
@@ -233,7 +234,13 @@ static int bulkhead_dirs(const struct ns_mount_plan *p, const int *fds,
         TRY(attach(fds[p->vchan_fd], "root/run/bulkhead/vchan"),
             "attaching /run/bulkhead/vchan");
     }
-    if (p->agent_fd >= 0) {
+    if (p->agent_fd >= 0 && fstat(fds[p->agent_fd], &st) == 0 &&
+        S_ISDIR(st.st_mode)) {
+        /* A directory of in-qube tools, the agent among them. */
+        TRY(mkdir_ok("root/run/bulkhead/bin", 0755), "mkdir bin");
+        TRY(attach(fds[p->agent_fd], "root/run/bulkhead/bin"),
+            "attaching the in-qube tools");
+    } else if (p->agent_fd >= 0) {
         TRY(mkdir_ok("root/run/bulkhead/bin", 0755), "mkdir bin");
         fd = open("root/run/bulkhead/bin/bulkhead-agent",
                   O_CREAT | O_WRONLY | O_CLOEXEC, 0755);
