@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "vchan/transport.h"
@@ -24,6 +26,31 @@ int vchan_set_transport(enum vchan_transport t)
     return 0;
 }
 
+/* A Xen guest with event channels (a qube on the xen backend) and no
+ * BULKHEAD_VCHAN: the agent there talks xen.  Not a dom0 (control_d),
+ * whose services follow BULKHEAD_VCHAN; not a qube of the ns backend,
+ * whose minimal /dev has no /dev/xen. */
+static int in_xen_domu(void)
+{
+    char t[16] = "", caps[64] = "";
+    FILE *f;
+
+    if (access("/dev/xen/evtchn", F_OK) < 0 ||
+        !(f = fopen("/sys/hypervisor/type", "re")))
+        return 0;
+    if (!fgets(t, sizeof(t), f))
+        t[0] = '\0';
+    fclose(f);
+    if (strncmp(t, "xen", 3) != 0)
+        return 0;
+    if ((f = fopen("/proc/xen/capabilities", "re"))) {
+        if (!fgets(caps, sizeof(caps), f))
+            caps[0] = '\0';
+        fclose(f);
+    }
+    return strstr(caps, "control_d") == NULL;
+}
+
 static enum vchan_transport transport(void)
 {
     const char *env;
@@ -32,6 +59,8 @@ static enum vchan_transport transport(void)
         return chosen;
     env = getenv("BULKHEAD_VCHAN");
     if (env && strcmp(env, "xen") == 0)
+        return VCHAN_TRANSPORT_XEN;
+    if ((!env || !*env) && in_xen_domu())
         return VCHAN_TRANSPORT_XEN;
     if (env && *env && strcmp(env, "shm") != 0)
         log_warnx("vchan: unknown BULKHEAD_VCHAN=%s, using shm", env);
