@@ -8,6 +8,7 @@
  * Every figure is the median of REPS runs.  Prints a table, or one flat
  * JSON object with --json. */
 #include <errno.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,11 +169,26 @@ static void end_close(struct end *e)
 }
 
 /* Child: echo ROUNDS messages, or swallow a stream and acknowledge. */
+/* BENCH_VCHAN_PIN=1: parent on CPU 0, child on CPU 1 (both transports
+ * alike), for figures less at the mercy of the scheduler. */
+static void pin(int cpu)
+{
+    cpu_set_t set;
+
+    if (!getenv("BENCH_VCHAN_PIN"))
+        return;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof(set), &set) < 0)
+        die("sched_setaffinity");
+}
+
 static void child_main(struct setup *s, struct end *e, int stream)
 {
     static char mem[CHUNK + 64] __attribute__((aligned(64)));
     char *buf = mem + s->t->mis;
 
+    pin(1);
     if (s->t->kind == K_VCHAN) {
         vchan_close(e->v);              /* our copy of the parent's server */
         e->v = vchan_client_init(0, s->port);
@@ -359,6 +375,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench-vchan [--json]\n");
         return 100;
     }
+    pin(0);
     if (!mkdtemp(root) || paths_set_root(root) < 0)
         die("temp root");
     setenv("BULKHEAD_ROOT", root, 1);
