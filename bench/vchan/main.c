@@ -6,7 +6,9 @@
  * child, plus the CPU both processes used (100% = one core busy).  Also
  * memcpy bandwidth out of cache, the ceiling for any copying transport.
  * Every figure is the median of REPS runs.  Prints a table, or one flat
- * JSON object with --json. */
+ * JSON object with --json.  Experiments: BENCH_VCHAN_ONLY=KEY runs one
+ * row, BENCH_VCHAN_PIN=1 pins the two processes to CPUs 0 and 1,
+ * BENCH_VCHAN_STATS=1 prints each end's vchan_get_stats(). */
 #include <errno.h>
 #include <sched.h>
 #include <stdint.h>
