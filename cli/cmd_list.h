@@ -22,3 +22,4 @@ CLI_CMD("prefs", cmd_qube_prefs, "a qube's properties: list, get, set, --default
 CLI_CMD("tags", cmd_qube_tags, "a qube's tags: list, add, del")
 CLI_CMD("features", cmd_qube_features, "a qube's features: list, get, set, --unset")
 CLI_CMD("clipboard", cmd_clipboard, "the global clipboard: copy SOURCE, paste TARGET, show")
+CLI_CMD("usb", cmd_usb, "USB devices of sys-usb: list, attach, detach, assign (qubes.USB policy)")

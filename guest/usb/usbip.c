@@ -127,6 +127,27 @@ int usbip_host_give_socket(const char *sysfs, const char *busid, int fd,
     return write_attr(sysfs, rel, val, err, errlen);
 }
 
+/* Whether BUSID is in usbip-host's match_busid list. */
+static int match_listed(const char *sysfs, const char *busid)
+{
+    char path[PATH_MAX], buf[4096], *line, *save = NULL;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/" HOSTDRV "/match_busid", sysfs);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    for (line = strtok_r(buf, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save))
+        if (!strcmp(line, busid))
+            return 1;
+    return 0;
+}
+
 int usbip_host_release(const char *sysfs, const char *busid, char *err,
                        size_t errlen)
 {
@@ -148,8 +169,16 @@ int usbip_host_release(const char *sysfs, const char *busid, char *err,
     /* A stale match_busid would grab the next device on that port. */
     snprintf(val, sizeof(val), "del %s", busid);
     write_attr(sysfs, HOSTDRV "/match_busid", val, ignore, sizeof(ignore));
-    if (gone)
+    if (gone) {
+        /* After an unplug the kernel may still be tearing the stub down
+         * (a del while it is bound only marks the entry): retry briefly. */
+        for (int i = 0; i < 20 && match_listed(sysfs, busid); i++) {
+            usleep(100 * 1000);
+            write_attr(sysfs, HOSTDRV "/match_busid", val, ignore,
+                       sizeof(ignore));
+        }
         return 0;
+    }
     if (write_attr(sysfs, HOSTDRV "/rebind", busid, ignore, sizeof(ignore)) < 0)
         write_attr(sysfs, "bus/usb/drivers_probe", busid, ignore,
                    sizeof(ignore));

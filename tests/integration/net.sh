@@ -91,8 +91,9 @@ in_ns() { q=$1; shift; nsenter --net="/proc/$(init_pid "$q")/ns/net" "$@"; }
 bh template install minimal >/dev/null
 bh create sys-net --label red --template minimal \
     --prop provides_network=true --prop netvm=none >/dev/null
-bh features sys-net uplink \
-    "netns:$INETNS ip=192.0.2.2/24 gw=192.0.2.1" >/dev/null
+check_fails "a malformed uplink is refused" bh prefs sys-net uplink "netns:$INETNS ip=300.1.1.1/24"
+check "prefs sys-net uplink: a veth into the fake internet" \
+    bh prefs sys-net uplink "netns:$INETNS ip=192.0.2.2/24 gw=192.0.2.1"
 bh create sys-firewall --label green --template minimal \
     --prop provides_network=true --prop netvm=sys-net >/dev/null
 bh create work --label blue --template minimal --prop netvm=sys-firewall >/dev/null
@@ -109,6 +110,11 @@ out=$(fetch work 8080)
 check "NAT: the internet sees sys-net's uplink address ($out)" \
     [ "$out" = "hello-8080 from 192.0.2.2" ]
 WQ=$(qid work)
+FQ=$(qid sys-firewall)
+check "prefs work ip is 10.137.0.$WQ" [ "$(bh prefs work ip)" = "10.137.0.$WQ" ]
+check "prefs work gateway is sys-firewall's ip" \
+    [ "$(bh prefs work gateway)" = "10.137.0.$FQ" ]
+check "a qube without netvm has no ip" [ -z "$(bh prefs vault ip)" ]
 check "work's eth0 has 10.137.0.$WQ" \
     sh -c "$BHC run work -- ip -4 addr show eth0 | grep -q 'inet 10.137.0.$WQ/32'"
 check "vault has no interface but lo" \

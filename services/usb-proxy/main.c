@@ -1,0 +1,718 @@
+/* usb-proxy: USB devices of the USB qubes (sys-usb), attached to other
+ * qubes under qubes.USB policy (DESIGN.md §11; README.md here).
+ *
+ * usb-proxy never touches USB itself and never carries device data: it
+ * runs the static in-qube helper bulkhead-usb (guest/usb) through the
+ * agents' exec channels (rpc-router), as root in the qube:
+ *   `list` in each USB qube, on demand and every REFRESH_MS;
+ *   attach: policy, then `export BUSID TARGET_QID VPORT` in the USB qube,
+ *   then `import USBQ_QID VPORT DEVID SPEED` in the target: the two
+ *   helpers pump USB/IP between their kernels over a qube-to-qube vchan;
+ *   devid and speed come from the listing, in the call's arguments;
+ *   detach: `detach PORT` in the target, `release BUSID` in the USB qube.
+ * Everything a qube prints is re-validated here (usb_parse_line). */
+#include "decide.h"
+#include "usbstate.h"
+
+#include "bus/bus.h"
+#include "cli/run.h"
+#include "guest/usb/usbip.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/names.h"
+#include "lib/paths.h"
+#include "lib/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+extern const struct sandbox_policy usb_sandbox_policy;
+
+#define TOOL "/run/bulkhead/bin/bulkhead-usb"
+#define OUT_MAX (USB_MAX_DEVICES * (USB_LINE_MAX + 1))
+#define REFRESH_MS 10000
+#define VPORT_BASE 20000
+
+static volatile sig_atomic_t stopping;
+static struct usb_state st;
+static int devnull = -1;
+static int next_vport;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+/* Output of one helper run (stdout, stderr), bounded. */
+struct tool_out {
+    char out[OUT_MAX + 1], err[1024];
+    size_t out_len;
+    int status;
+};
+
+static int bounded_memfd(size_t limit)
+{
+    int fd = memfd_create("usb", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+    if (fd >= 0 && (ftruncate(fd, (off_t)limit) < 0 ||
+                    fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK) < 0)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static size_t take(int fd, char *buf, size_t max)
+{
+    off_t len = lseek(fd, 0, SEEK_CUR);
+    ssize_t n;
+
+    if (len <= 0)
+        return 0;
+    n = pread(fd, buf, (size_t)len < max ? (size_t)len : max, 0);
+    return n > 0 ? (size_t)n : 0;
+}
+
+/* Runs bulkhead-usb ARGS... in QUBE as root.  Returns the exit status
+ * (0..255), or -1 with the reason in O->err when it did not run. */
+static int run_tool(struct bus *b, const char *qube, char **args, int nargs,
+                    struct tool_out *o)
+{
+    char *argv[8] = {TOOL};
+    int exit_code, ofd, efd;
+    struct run_request rq = {
+        .qube = qube, .user = "root", .argv = argv, .argc = nargs + 1,
+        .pass_io = false, .in_fd = devnull,
+    };
+
+    for (int i = 0; i < nargs && i < 6; i++)
+        argv[i + 1] = args[i];
+    o->out_len = 0;
+    o->err[0] = o->out[0] = '\0';
+    ofd = bounded_memfd(OUT_MAX);
+    efd = bounded_memfd(sizeof(o->err) - 1);
+    if (ofd < 0 || efd < 0) {
+        snprintf(o->err, sizeof(o->err), "memfd: %s", strerror(errno));
+        o->status = -1;
+    } else {
+        rq.out_fd = ofd;
+        rq.err_fd = efd;
+        o->status = run_in_qube(b, &rq, &exit_code, o->err, sizeof(o->err));
+        if (o->status >= 0) {
+            o->out_len = take(ofd, o->out, OUT_MAX);
+            o->out[o->out_len] = '\0';
+            o->err[take(efd, o->err, sizeof(o->err) - 1)] = '\0';
+        }
+    }
+    if (ofd >= 0)
+        close(ofd);
+    if (efd >= 0)
+        close(efd);
+    /* The helper's own message, made printable (it is from a qube). */
+    {
+        char clean[USB_STR_MAX + 1], *nl = strchr(o->err, '\n');
+        if (nl)
+            *nl = '\0';
+        if (o->status > 0) {
+            usb_sanitize_string(o->err, strlen(o->err), clean);
+            snprintf(o->err, sizeof(o->err), "%s", clean);
+        }
+    }
+    return o->status;
+}
+
+static void publish(struct bus *b, const char *event, const char *backend,
+                    const char *busid, const char *target, const char *detail)
+{
+    bus_msg m = BULKHEAD__ENVELOPE__INIT;
+    Bulkhead__UsbEvent ev = BULKHEAD__USB_EVENT__INIT;
+
+    ev.event = (char *)event;
+    ev.backend = (char *)backend;
+    ev.busid = (char *)busid;
+    ev.target = (char *)(target ? target : "");
+    ev.detail = (char *)(detail ? detail : "");
+    m.body_case = BULKHEAD__ENVELOPE__BODY_USB_EVENT;
+    m.usb_event = &ev;
+    bus_publish(b, &m);
+}
+
+static const struct usb_dev *find_dev(const struct usb_backend *be,
+                                      const char *busid)
+{
+    for (int i = 0; be && i < be->n; i++)
+        if (!strcmp(be->devs[i].busid, busid))
+            return &be->devs[i];
+    return NULL;
+}
+
+/* Replaces BE's list with a fresh one; events for the differences.  A
+ * device gone while attached: the pumps have already released everything
+ * in the qubes (the kernel closed the socket); only the record goes. */
+static int refresh(struct bus *b, struct usb_backend *be, char *err,
+                   size_t errlen)
+{
+    static struct usb_dev fresh[USB_MAX_DEVICES];
+    static struct tool_out o;
+    char *args[] = {"list"}, *line, *save = NULL;
+    int n = 0, bad = 0;
+
+    if (run_tool(b, be->name, args, 1, &o) != 0) {
+        snprintf(err, errlen, "%s: %.400s", be->name,
+                 o.err[0] ? o.err : "listing failed");
+        return -1;
+    }
+    for (line = strtok_r(o.out, "\n", &save); line && n < USB_MAX_DEVICES;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (usb_parse_line(line, strlen(line), &fresh[n]) == 0)
+            n++;
+        else
+            bad++;
+    }
+    if (bad)
+        log_warnx("%s: %d malformed device lines ignored", be->name, bad);
+    for (int i = 0; be->listed && i < be->n; i++) {
+        struct usb_attachment *a;
+        bool still = false;
+        for (int j = 0; j < n; j++)
+            still |= !strcmp(fresh[j].busid, be->devs[i].busid) &&
+                     usb_devid(&fresh[j]) == usb_devid(&be->devs[i]);
+        if (still)
+            continue;
+        publish(b, "device-removed", be->name, be->devs[i].busid, NULL, NULL);
+        if ((a = usbstate_attachment(&st, be->name, be->devs[i].busid))) {
+            publish(b, "detached", be->name, a->busid, a->target, "unplugged");
+            usbstate_drop_attachment(&st, a);
+            usbstate_save(&st);
+        }
+    }
+    for (int j = 0; be->listed && j < n; j++) {
+        const struct usb_dev *old = find_dev(be, fresh[j].busid);
+        if (!old || usb_devid(old) != usb_devid(&fresh[j]))
+            publish(b, "device-added", be->name, fresh[j].busid, NULL, NULL);
+    }
+    memcpy(be->devs, fresh, (size_t)n * sizeof(fresh[0]));
+    be->n = n;
+    be->listed = true;
+    return 0;
+}
+
+/* The qid of a running qube, from vm-manager; 0 when not running. */
+static unsigned running_qid(struct bus *b, const char *qube)
+{
+    bus_msg req = BULKHEAD__ENVELOPE__INIT, *reply = NULL;
+    Bulkhead__QubeList ql = BULKHEAD__QUBE_LIST__INIT;
+    unsigned qid = 0;
+
+    ql.name = (char *)qube;
+    req.body_case = BULKHEAD__ENVELOPE__BODY_QUBE_LIST;
+    req.qube_list = &ql;
+    if (bus_call(b, "vm-manager", &req, &reply, 5000) < 0)
+        return 0;
+    if (reply->body_case == BULKHEAD__ENVELOPE__BODY_QUBE_LIST_REPLY)
+        for (size_t i = 0; i < reply->qube_list_reply->n_qubes; i++) {
+            Bulkhead__Qube *q = reply->qube_list_reply->qubes[i];
+            if (!strcmp(q->name, qube) && !strcmp(q->state, "Running"))
+                qid = q->qid;
+        }
+    bus_free(reply);
+    return qid;
+}
+
+static int ask_policy(struct bus *b, const char *arg, const char *source,
+                      const char *target, struct usb_policy_answer *ans,
+                      char *rule, char *to, size_t len)
+{
+    bus_msg req = BULKHEAD__ENVELOPE__INIT, *reply = NULL;
+    Bulkhead__PolicyEval ev = BULKHEAD__POLICY_EVAL__INIT;
+
+    ev.service = USB_POLICY_SERVICE;
+    ev.argument = (char *)arg;
+    ev.source = (char *)source;
+    ev.target = (char *)target;
+    req.body_case = BULKHEAD__ENVELOPE__BODY_POLICY_EVAL;
+    req.policy_eval = &ev;
+    ans->action = USB_DENY;
+    ans->rule = rule;
+    ans->target = to;
+    rule[0] = to[0] = '\0';
+    if (bus_call(b, "policyd", &req, &reply, 5000) < 0)
+        return -1;
+    if (reply->body_case == BULKHEAD__ENVELOPE__BODY_POLICY_DECISION) {
+        Bulkhead__PolicyDecision *d = reply->policy_decision;
+        ans->action = d->action == BULKHEAD__POLICY_DECISION__ACTION__ALLOW
+                          ? USB_ALLOW
+                      : d->action == BULKHEAD__POLICY_DECISION__ACTION__ASK
+                          ? USB_ASK : USB_DENY;
+        snprintf(rule, len, "%s", d->rule);
+        snprintf(to, len, "%s", d->target);
+    }
+    bus_free(reply);
+    return 0;
+}
+
+static int check_policy(struct bus *b, const struct usb_dev *d,
+                        const char *backend, const char *target, char *why,
+                        size_t len)
+{
+    struct usb_policy_answer dev, sen;
+    char arg[64], r1[256], t1[256], r2[256], t2[256];
+
+    usb_policy_argument(d->busid, arg, sizeof(arg));
+    if (ask_policy(b, arg, target, backend, &dev, r1, t1, sizeof(r1)) < 0) {
+        snprintf(why, len, "policyd did not answer: denied");
+        return 0;
+    }
+    if (usb_input_kind(d) &&
+        ask_policy(b, USB_SENTINEL_ARG, target, backend, &sen, r2, t2,
+                   sizeof(r2)) < 0) {
+        snprintf(why, len, "policyd did not answer: denied");
+        return 0;
+    }
+    return usb_decide(d, backend, target, &dev, usb_input_kind(d) ? &sen : NULL,
+                      why, len);
+}
+
+/* The data path (see the file comment).  Returns 0 or -1 with WHY. */
+static int do_attach(struct bus *b, struct usb_backend *be,
+                     const struct usb_dev *d, const char *target, char *why,
+                     size_t len)
+{
+    static struct tool_out o;
+    char tq[16], bq[16], vp[16], devid[16], speed[16];
+    unsigned tqid = running_qid(b, target), bqid = running_qid(b, be->name);
+    struct usb_attachment *a;
+    int vport = VPORT_BASE + (next_vport++ % 10000);
+
+    if (!tqid || !bqid) {
+        snprintf(why, len, "%s is not running", !tqid ? target : be->name);
+        return -1;
+    }
+    if (st.n_att >= USB_MAX_ATTACH) {
+        snprintf(why, len, "too many attached devices");
+        return -1;
+    }
+    snprintf(tq, sizeof(tq), "%u", tqid);
+    snprintf(bq, sizeof(bq), "%u", bqid);
+    snprintf(vp, sizeof(vp), "%d", vport);
+    {
+        char *args[] = {"export", (char *)d->busid, tq, vp};
+        if (run_tool(b, be->name, args, 4, &o) != 0)
+            goto failed;
+    }
+    /* devid and speed from our own validated listing, not from the line
+     * the export printed: the call's header, never the stream. */
+    snprintf(devid, sizeof(devid), "%u", usb_devid(d));
+    snprintf(speed, sizeof(speed), "%d", (int)d->speed);
+    {
+        char *args[] = {"import", bq, vp, devid, speed};
+        char *rel[] = {"release", (char *)d->busid};
+        static struct tool_out o2;
+        if (run_tool(b, target, args, 5, &o) != 0) {
+            run_tool(b, be->name, rel, 2, &o2);
+            goto failed;
+        }
+    }
+    a = &st.att[st.n_att++];
+    snprintf(a->backend, sizeof(a->backend), "%s", be->name);
+    snprintf(a->busid, sizeof(a->busid), "%s", d->busid);
+    snprintf(a->target, sizeof(a->target), "%s", target);
+    a->vport = vport;
+    a->port = 0;
+    sscanf(o.out, "ATTACHED %d", &a->port);
+    usbstate_save(&st);
+    return 0;
+failed:
+    if (o.status == USBIP_EXIT_NO_KERNEL_SUPPORT)
+        snprintf(why, len, "USB passthrough is not available: %.900s", o.err);
+    else
+        snprintf(why, len, "%.900s", o.err[0] ? o.err : "the helper failed");
+    return -1;
+}
+
+static int attach(struct bus *b, const char *target, const char *backend,
+                  const char *busid, char *why, size_t len)
+{
+    struct usb_backend *be = usbstate_backend(&st, backend);
+    const struct usb_dev *d;
+    struct usb_attachment *a;
+
+    if (!be) {
+        snprintf(why, len, "%s is not a USB qube (usb_qubes in bulkhead.conf)",
+                 backend);
+        return -1;
+    }
+    if (!usb_busid_is_valid(busid)) {
+        snprintf(why, len, "invalid bus id");
+        return -1;
+    }
+    if (refresh(b, be, why, len) < 0)
+        return -1;
+    if (!(d = find_dev(be, busid))) {
+        snprintf(why, len, "%s has no device %s", backend, busid);
+        return -1;
+    }
+    if ((a = usbstate_attachment(&st, backend, busid))) {
+        snprintf(why, len, "%s:%s is already attached to %s", backend, busid,
+                 a->target);
+        return -1;
+    }
+    if (!check_policy(b, d, backend, target, why, len)) {
+        publish(b, "refused", backend, busid, target, why);
+        return -1;
+    }
+    if (do_attach(b, be, d, target, why, len) < 0)
+        return -1;
+    log_info("attached %s:%s to %s", backend, busid, target);
+    publish(b, "attached", backend, busid, target, NULL);
+    return 0;
+}
+
+static void detach_one(struct bus *b, struct usb_attachment *a)
+{
+    static struct tool_out o;
+    char port[16];
+    char *d[] = {"detach", port}, *r[] = {"release", a->busid};
+
+    snprintf(port, sizeof(port), "%d", a->port);
+    run_tool(b, a->target, d, 2, &o);       /* the target may be gone */
+    run_tool(b, a->backend, r, 2, &o);
+    publish(b, "detached", a->backend, a->busid, a->target, NULL);
+    log_info("detached %s:%s from %s", a->backend, a->busid, a->target);
+    usbstate_drop_attachment(&st, a);
+}
+
+/* Persistent assignments: attach what is assigned, present and free. */
+static void auto_attach(struct bus *b)
+{
+    char why[512];
+
+    for (int i = 0; i < st.n_asg; i++) {
+        struct usb_assignment *g = &st.asg[i];
+        struct usb_backend *be = usbstate_backend(&st, g->backend);
+        for (int j = 0; be && j < be->n; j++) {
+            const struct usb_dev *d = &be->devs[j];
+            if (!usb_assignment_matches(g, be->name, d) ||
+                usbstate_attachment(&st, be->name, d->busid) ||
+                !running_qid(b, g->target))
+                continue;
+            if (!check_policy(b, d, be->name, g->target, why, sizeof(why))) {
+                publish(b, "refused", be->name, d->busid, g->target, why);
+                continue;
+            }
+            if (do_attach(b, be, d, g->target, why, sizeof(why)) == 0)
+                publish(b, "attached", be->name, d->busid, g->target,
+                        "assignment");
+            else
+                log_warnx("assignment %s -> %s: %s", d->busid, g->target, why);
+        }
+    }
+}
+
+/* Every REFRESH_MS: the USB qubes' lists (events for changes), then the
+ * assignments.  A USB qube that is not running is quietly skipped. */
+static void periodic(struct bus *b)
+{
+    char err[512];
+
+    for (int i = 0; i < st.n_backends; i++) {
+        if (!running_qid(b, st.backends[i].name)) {
+            st.backends[i].n = 0;
+            st.backends[i].listed = false;
+            continue;
+        }
+        if (refresh(b, &st.backends[i], err, sizeof(err)) < 0)
+            log_warnx("%s", err);
+    }
+    auto_attach(b);
+}
+
+static void reply_result(struct bus *b, const bus_msg *m, const char *text)
+{
+    bus_msg r = BULKHEAD__ENVELOPE__INIT;
+    Bulkhead__UsbResult res = BULKHEAD__USB_RESULT__INIT;
+
+    res.text = (char *)text;
+    r.body_case = BULKHEAD__ENVELOPE__BODY_USB_RESULT;
+    r.usb_result = &res;
+    bus_reply(b, m, &r);
+}
+
+static char *iface_text(const struct usb_dev *d, char *buf, size_t len)
+{
+    size_t o = 0;
+
+    buf[0] = '\0';
+    for (unsigned i = 0; i < d->n_ifaces && o + 8 < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%02x%02x%02x", i ? "," : "",
+                              d->ifaces[i].cls, d->ifaces[i].subcls,
+                              d->ifaces[i].proto);
+    return buf;
+}
+
+static void handle_list(struct bus *b, const bus_msg *m)
+{
+    static Bulkhead__UsbDevice devs[USB_MAX_BACKENDS * USB_MAX_DEVICES];
+    static Bulkhead__UsbDevice *ptrs[USB_MAX_BACKENDS * USB_MAX_DEVICES];
+    static char vp[USB_MAX_BACKENDS * USB_MAX_DEVICES][10];
+    static char ifs[USB_MAX_BACKENDS * USB_MAX_DEVICES][USB_MAX_IFACES * 7 + 1];
+    const char *want = m->usb_list->backend;
+    bus_msg r = BULKHEAD__ENVELOPE__INIT;
+    Bulkhead__UsbDevices out = BULKHEAD__USB_DEVICES__INIT;
+    char note[1024] = "", err[512];
+    size_t n = 0;
+
+    for (int i = 0; i < st.n_backends; i++) {
+        struct usb_backend *be = &st.backends[i];
+        if (want[0] && strcmp(want, be->name))
+            continue;
+        if (refresh(b, be, err, sizeof(err)) < 0) {
+            be->n = 0;
+            snprintf(note + strlen(note), sizeof(note) - strlen(note), "%s%s",
+                     note[0] ? "; " : "", err);
+            continue;
+        }
+        for (int j = 0; j < be->n; j++, n++) {
+            const struct usb_dev *d = &be->devs[j];
+            const struct usb_attachment *a =
+                usbstate_attachment(&st, be->name, d->busid);
+            Bulkhead__UsbDevice *u = &devs[n];
+            bulkhead__usb_device__init(u);
+            snprintf(vp[n], sizeof(vp[n]), "%04x:%04x", d->vendor, d->product);
+            u->backend = be->name;
+            u->busid = (char *)d->busid;
+            u->vendor_product = vp[n];
+            u->speed = (char *)usb_speed_name(d->speed);
+            u->serial = (char *)d->serial;
+            u->manufacturer = (char *)d->manufacturer;
+            u->product = (char *)d->product_name;
+            u->interfaces = iface_text(d, ifs[n], sizeof(ifs[n]));
+            u->input_kind = (char *)(usb_input_kind(d) ? usb_input_kind(d) : "");
+            u->attached_to = (char *)(a ? a->target : "");
+            u->assigned_to = "";
+            for (int k = 0; k < st.n_asg; k++)
+                if (usb_assignment_matches(&st.asg[k], be->name, d))
+                    u->assigned_to = st.asg[k].target;
+            ptrs[n] = u;
+        }
+    }
+    out.devices = ptrs;
+    out.n_devices = n;
+    out.note = note;
+    r.body_case = BULKHEAD__ENVELOPE__BODY_USB_DEVICES;
+    r.usb_devices = &out;
+    bus_reply(b, m, &r);
+}
+
+static void handle_attach(struct bus *b, const bus_msg *m)
+{
+    const Bulkhead__UsbAttach *a = m->usb_attach;
+    char why[1024], text[256];
+
+    if (!name_is_valid(a->target) || !name_is_valid(a->backend) ||
+        !strcmp(a->target, "dom0") || !strcmp(a->target, a->backend)) {
+        bus_reply_error(b, m, BULKHEAD__ERROR__CODE__BAD_REQUEST,
+                        "invalid qube name");
+        return;
+    }
+    if (attach(b, a->target, a->backend, a->busid, why, sizeof(why)) < 0) {
+        log_warnx("attach %s:%s to %s refused: %s", a->backend, a->busid,
+                  a->target, why);
+        bus_reply_error(b, m, BULKHEAD__ERROR__CODE__DENIED, "%s", why);
+        return;
+    }
+    snprintf(text, sizeof(text), "attached %s:%s to %s", a->backend, a->busid,
+             a->target);
+    reply_result(b, m, text);
+}
+
+static void handle_detach(struct bus *b, const bus_msg *m)
+{
+    const Bulkhead__UsbDetach *d = m->usb_detach;
+    char text[256];
+    int n = 0;
+
+    if (!name_is_valid(d->target)) {
+        bus_reply_error(b, m, BULKHEAD__ERROR__CODE__BAD_REQUEST,
+                        "invalid qube name");
+        return;
+    }
+    for (int i = st.n_att - 1; i >= 0; i--) {
+        struct usb_attachment *a = &st.att[i];
+        if (strcmp(a->target, d->target) ||
+            (d->backend[0] && strcmp(a->backend, d->backend)) ||
+            (d->busid[0] && strcmp(a->busid, d->busid)))
+            continue;
+        detach_one(b, a);
+        n++;
+    }
+    usbstate_save(&st);
+    if (n == 0) {
+        bus_reply_error(b, m, BULKHEAD__ERROR__CODE__NOT_FOUND,
+                        "nothing attached to %s matches", d->target);
+        return;
+    }
+    snprintf(text, sizeof(text), "detached %d device%s from %s", n,
+             n == 1 ? "" : "s", d->target);
+    reply_result(b, m, text);
+}
+
+static void handle_assign(struct bus *b, const bus_msg *m)
+{
+    const Bulkhead__UsbAssign *g = m->usb_assign;
+    struct usb_assignment a;
+    char text[4096];
+    size_t o = 0;
+
+    if (!g->ident[0]) {                       /* list */
+        for (int i = 0; i < st.n_asg && o < sizeof(text) - 160; i++)
+            o += (size_t)snprintf(text + o, sizeof(text) - o,
+                                  "%s <- %s:%04x:%04x%s%s\n", st.asg[i].target,
+                                  st.asg[i].backend, st.asg[i].vendor,
+                                  st.asg[i].product,
+                                  st.asg[i].serial[0] ? ":" : "",
+                                  st.asg[i].serial);
+        reply_result(b, m, text);
+        return;
+    }
+    memset(&a, 0, sizeof(a));
+    if (!name_is_valid(g->target) || !name_is_valid(g->backend) ||
+        !usbstate_backend(&st, g->backend) || usb_ident_parse(g->ident, &a) < 0) {
+        bus_reply_error(b, m, BULKHEAD__ERROR__CODE__BAD_REQUEST,
+                        "expected QUBE USBQUBE:VENDOR:PRODUCT[:SERIAL] "
+                        "(hex ids) with a known USB qube");
+        return;
+    }
+    snprintf(a.target, sizeof(a.target), "%s", g->target);
+    snprintf(a.backend, sizeof(a.backend), "%s", g->backend);
+    for (int i = 0; i < st.n_asg; i++)
+        if (!strcmp(st.asg[i].target, a.target) &&
+            !strcmp(st.asg[i].backend, a.backend) &&
+            st.asg[i].vendor == a.vendor && st.asg[i].product == a.product &&
+            !strcmp(st.asg[i].serial, a.serial)) {
+            memmove(&st.asg[i], &st.asg[i + 1],
+                    (size_t)(st.n_asg - i - 1) * sizeof(a));
+            st.n_asg--;
+        }
+    if (!g->remove) {
+        if (st.n_asg >= USB_MAX_ASSIGN) {
+            bus_reply_error(b, m, BULKHEAD__ERROR__CODE__FAILED,
+                            "too many assignments");
+            return;
+        }
+        st.asg[st.n_asg++] = a;
+    }
+    if (usbstate_save(&st) < 0) {
+        bus_reply_error(b, m, BULKHEAD__ERROR__CODE__FAILED,
+                        "cannot save the assignments");
+        return;
+    }
+    snprintf(text, sizeof(text), "%s %s:%s %s %s", g->remove ? "unassigned" :
+             "assigned", g->backend, g->ident, g->remove ? "from" : "to",
+             g->target);
+    reply_result(b, m, text);
+    if (!g->remove)
+        auto_attach(b);
+}
+
+static void dispatch(struct bus *b, bus_msg *m)
+{
+    switch (m->body_case) {
+    case BULKHEAD__ENVELOPE__BODY_USB_LIST:
+        handle_list(b, m);
+        break;
+    case BULKHEAD__ENVELOPE__BODY_USB_ATTACH:
+        handle_attach(b, m);
+        break;
+    case BULKHEAD__ENVELOPE__BODY_USB_DETACH:
+        handle_detach(b, m);
+        break;
+    case BULKHEAD__ENVELOPE__BODY_USB_ASSIGN:
+        handle_assign(b, m);
+        break;
+    case BULKHEAD__ENVELOPE__BODY_DOMAIN_EVENT:
+        if (!strcmp(m->domain_event->event, "domain-start"))
+            periodic(b);           /* a target or sys-usb came up */
+        break;
+    default:
+        log_warnx("dropping unexpected %s from %s", bus_body_name(m), m->src);
+        if (m->id && !m->reply_to)
+            bus_reply_error(b, m, BULKHEAD__ERROR__CODE__BAD_REQUEST,
+                            "usb-proxy does not handle %s", bus_body_name(m));
+    }
+}
+
+static void read_settings(void)
+{
+    char path[PATH_MAX], err[512], *list, *save = NULL, *t;
+    const char *v = "sys-usb";
+    struct config cfg;
+    bool have = false;
+
+    if (paths_join(path, sizeof(path), BH_ETC "/bulkhead.conf") == 0 &&
+        access(path, R_OK) == 0 && config_load(&cfg, path, err, sizeof(err)) == 0)
+        have = true;
+    if (have && config_get(&cfg, "usb_qubes"))
+        v = config_get(&cfg, "usb_qubes");
+    list = strdup(v);
+    for (t = strtok_r(list, " ,", &save); t && st.n_backends < USB_MAX_BACKENDS;
+         t = strtok_r(NULL, " ,", &save))
+        if (name_is_valid(t))
+            snprintf(st.backends[st.n_backends++].name, NAME_MAX_LEN + 1, "%s",
+                     t);
+    free(list);
+    if (have)
+        config_free(&cfg);
+}
+
+int main(int argc, char **argv)
+{
+    struct bus *b;
+    uint64_t next = 0;
+
+    sandbox_handle_print(argc, argv, &usb_sandbox_policy);
+    log_init("usb-proxy");
+    if (paths_set_root(NULL) < 0)
+        fatalx("unusable BULKHEAD_ROOT");
+    signal(SIGTERM, on_term);
+    signal(SIGINT, on_term);
+    signal(SIGPIPE, SIG_IGN);
+    read_settings();
+    usbstate_load(&st);
+    next_vport = (int)(getpid() % 1000) * 7;
+    devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    b = bus_open("usb-proxy");
+    if (!b || devnull < 0)
+        fatal("cannot connect to the bus");
+    if (sandbox_enter(&usb_sandbox_policy) < 0)
+        fatal("cannot enter the sandbox");
+    bus_notify_ready();
+    while (!stopping) {
+        struct pollfd p = {.fd = bus_fd(b), .events = POLLIN};
+        uint64_t now = bus_now_ms();
+        bus_msg *m;
+
+        if (now >= next) {
+            periodic(b);
+            next = bus_now_ms() + REFRESH_MS;
+        }
+        if (poll(&p, 1, (int)(next - now > REFRESH_MS ? REFRESH_MS : next - now)) < 0 &&
+            errno != EINTR)
+            fatal("poll");
+        while (bus_recv(b, &m) > 0) {
+            dispatch(b, m);
+            bus_free(m);
+        }
+    }
+    bus_close(b);
+    return 0;
+}

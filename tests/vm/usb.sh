@@ -1,0 +1,133 @@
+#!/bin/bash
+# tests/vm/usb.sh: USB through sys-usb, inside a QEMU VM (software
+# emulation: this host's kernel has no USB).  Debian's kernel (fetched with
+# `apt-get download` into a cache outside the repo, $BULKHEAD_VM_CACHE,
+# default ~/.cache/bulkhead-vm; nothing downloaded is committed), busybox,
+# the static build/bin/bulkhead-usb; an emulated xHCI with usb-storage (a
+# random disk image whose md5 the guest checks) and usb-kbd.  The guest
+# part is tests/vm/usb-guest.sh; the QEMU monitor unplugs the storage when
+# the guest asks.  Skips cleanly (0 passed, 0 failed) without qemu or
+# without the kernel package.
+#
+#   tests/vm/usb.sh           the test (~1 min)
+#   tests/vm/usb.sh --bench   the same run, then the benchmark table
+#                             (bench/usb/run calls this; --json for JSON)
+set -u
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+CACHE=${BULKHEAD_VM_CACHE:-$HOME/.cache/bulkhead-vm}
+MODE=test
+JSON=0
+for a in "$@"; do
+  case $a in --bench) MODE=bench ;; --json) JSON=1 ;; esac
+done
+say() { echo "== $*" >&2; }
+skip() { echo "skipped: $*"; echo "0 passed, 0 failed"; exit 0; }
+
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed (scripts/setup installs qemu-system-x86)"
+[ -x "$TOP/build/bin/bulkhead-usb" ] || { echo "build/bin/bulkhead-usb missing: run ninja"; echo "0 passed, 1 failed"; exit 1; }
+
+# ---- Debian's kernel and busybox, cached
+mkdir -p "$CACHE" || skip "cannot create $CACHE"
+cd "$CACHE" || exit 1
+KPKG=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\).*/\1/p' | head -1)
+[ -n "$KPKG" ] || KPKG=$(ls linux-image-*.deb 2>/dev/null | head -1 | sed 's/_.*//')
+[ -n "$KPKG" ] || skip "no kernel package known to apt"
+if [ ! -f "$KPKG.extracted" ]; then
+  if ! ls ${KPKG}_*.deb >/dev/null 2>&1 || ! ls busybox-static_*.deb >/dev/null 2>&1; then
+    say "downloading $KPKG busybox-static into $CACHE"
+    apt-get download "$KPKG" busybox-static >/dev/null 2>&1 || skip "apt-get download failed (offline?)"
+  fi
+  rm -rf kpkg bb; mkdir -p kpkg bb
+  dpkg-deb -x "$(ls ${KPKG}_*.deb | head -1)" kpkg && dpkg-deb -x "$(ls busybox-static_*.deb | head -1)" bb || exit 1
+  touch "$KPKG.extracted"
+fi
+KV=$(ls kpkg/lib/modules | head -1)
+
+W=$(mktemp -d /tmp/bhvm.XXXXXX)
+QPID=""
+cleanup() { [ -n "$QPID" ] && kill "$QPID" 2>/dev/null; rm -rf "$W"; }
+trap cleanup EXIT
+
+# ---- initramfs
+R=$W/root
+mkdir -p $R/bin $R/mod $R/proc $R/sys $R/dev $R/tmp
+cp bb/bin/busybox "$TOP/build/bin/bulkhead-usb" $R/bin/
+cp "$TOP/tests/vm/usb-guest.sh" $R/test.sh
+MODS="usb-common usbcore xhci-hcd xhci-pci scsi_common scsi_mod crc64 crc64_rocksoft_generic
+crc64-rocksoft crct10dif_common crct10dif_generic crc-t10dif t10-pi sd_mod usb-storage hid
+hid-generic usbhid usbip-core usbip-host vhci-hcd"
+for m in $MODS; do
+  f=$(find kpkg/lib/modules/$KV/kernel -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" | head -1)
+  [ -n "$f" ] || { echo "module $m not found in $KPKG"; echo "0 passed, 1 failed"; exit 1; }
+  case "$f" in *.xz) xz -dc "$f" > $R/mod/$m.ko ;; *.zst) zstd -qdc "$f" > $R/mod/$m.ko ;; *) cp "$f" $R/mod/ ;; esac
+  echo $m >> $R/mod/order
+done
+cat > $R/init <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
+for m in $(cat /mod/order); do insmod /mod/$m.ko || echo "INSMOD-FAIL $m"; done
+sh /test.sh
+sync
+poweroff -f
+EOF
+chmod +x $R/init
+SIZE_MB=16; RUNS=1
+[ $MODE = bench ] && { SIZE_MB=32; RUNS=3; }
+echo $RUNS > $R/bench.runs
+head -c $((SIZE_MB * 1024 * 1024)) /dev/urandom > $W/disk.img
+md5sum < $W/disk.img | cut -d' ' -f1 > $R/expected.md5
+echo $SIZE_MB > $R/disk.mb
+(cd $R && find . | "$CACHE/bb/bin/busybox" cpio -o -H newc 2>/dev/null | gzip -1) > $W/initrd.gz
+
+# ---- boot; unplug the storage through the monitor when asked
+ACCEL=tcg
+[ -w /dev/kvm ] && ACCEL=kvm
+say "booting the VM ($ACCEL, $KV)"
+mkfifo $W/mon.in $W/mon.out
+cat $W/mon.out > $W/mon.log &
+timeout 240 qemu-system-x86_64 -accel $ACCEL -m 768 -nographic -no-reboot \
+  -kernel kpkg/boot/vmlinuz-$KV -initrd $W/initrd.gz \
+  -append "console=ttyS0 quiet panic=-1" \
+  -device qemu-xhci -device usb-kbd -device usb-storage,drive=d,id=stor \
+  -drive if=none,id=d,file=$W/disk.img,format=raw,readonly=on \
+  -drive if=none,id=d2,file=$W/disk.img,format=raw,readonly=on \
+  -monitor pipe:$W/mon > $W/console.log 2>&1 &
+QPID=$!
+exec 9> $W/mon.in
+step=unplug
+while kill -0 $QPID 2>/dev/null; do
+  if [ $step = unplug ] && grep -aq READY-FOR-UNPLUG $W/console.log; then echo "device_del stor" >&9; step=plug; fi
+  if [ $step = plug ] && grep -aq READY-FOR-PLUG $W/console.log; then echo "device_add usb-storage,drive=d2,id=stor2" >&9; step=done; fi
+  sleep 0.5
+done
+exec 9>&-
+wait $QPID
+QPID=""
+tr -d '\r' < $W/console.log > $W/c.log
+grep -aE '^(ok|FAIL) - |^== |^  [0-9a-zA-Z]' $W/c.log
+if ! grep -aq GUEST-DONE $W/c.log; then
+  echo "FAIL - the guest did not finish; console tail:"; tail -40 $W/c.log
+fi
+P=$(grep -ac '^ok - ' $W/c.log)
+F=$(grep -ac '^FAIL - ' $W/c.log)
+grep -aq GUEST-DONE $W/c.log || F=$((F + 1))
+
+if [ $MODE = bench ]; then
+  # BENCH LABEL MB T0 T1 -> median MiB/s per label
+  med() { grep -a "^BENCH $1 " $W/c.log | awk '{ printf "%.3f\n", $3 / ($5 - $4) }' | sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print 0 }'; }
+  V=$(med vchan); D=$(med direct)
+  RATIO=$(awk -v v=$V -v d=$D 'BEGIN { if (d > 0) printf "%.3f", v / d; else print 0 }')
+  if [ $JSON = 1 ]; then
+    printf '{"vchan_mb_per_s": %s, "direct_mb_per_s": %s, "ratio_vchan_over_direct": %s, "disk_mb": %s, "runs": %s, "accel": "%s"}\n' "$V" "$D" "$RATIO" "$SIZE_MB" "$RUNS" "$ACCEL"
+  else
+    echo "read throughput of the attached usb-storage (QEMU $ACCEL emulation, ${SIZE_MB} MiB O_DIRECT, median of $RUNS)"
+    printf '%-40s %10s\n' path "MiB/s"
+    printf '%-40s %10s\n' "vchan (pump - vchan - pump)" "$V"
+    printf '%-40s %10s\n' "direct socketpair (kernel path alone)" "$D"
+    printf '%-40s %10s\n' "ratio vchan/direct" "$RATIO"
+  fi
+fi
+echo "$P passed, $F failed"
+[ "$F" = 0 ]
