@@ -162,6 +162,32 @@ bh run personal -- sh -c 'nohup nc -lk -p 9000 -e echo secret >/dev/null 2>&1 &'
 check_fails "work cannot reach personal's address" \
     sh -c "$BHC run work -- nc -w 2 10.137.0.$PQ 9000 </dev/null | grep -q secret"
 
+# --- live re-wiring, netvm none, loops, netvm shutdown --------------------
+bh create vpn-a --label purple --template minimal \
+    --prop provides_network=true --prop netvm=sys-firewall >/dev/null
+bh start vpn-a >/dev/null
+VQ=$(qid vpn-a)
+check "prefs work netvm vpn-a while work runs" bh prefs work netvm vpn-a
+check "work is re-wired below vpn-a" wait_for 10 in_ns vpn-a ip link show "vif$WQ"
+check "and no longer below sys-firewall" \
+    wait_for 10 sh -c "! nsenter --net=/proc/$(init_pid sys-firewall)/ns/net ip link show vif$WQ"
+check "work still reaches the internet, through vpn-a" wait_for 10 reaches work 8080
+check "its gateway is now vpn-a's address" \
+    [ "$(bh prefs work gateway)" = "10.137.0.$VQ" ]
+check_fails "a netvm loop is refused" bh prefs sys-firewall netvm vpn-a
+check_fails "a netvm in use cannot be shut down" bh shutdown vpn-a
+check "prefs work netvm none" bh prefs work netvm none
+check "work is left with lo only" wait_for 10 sh -c \
+    "[ \"\$($BHC run work -- ls /sys/class/net)\" = lo ]"
+check_fails "and reaches nothing" reaches work 8080
+check "back below sys-firewall" bh prefs work netvm sys-firewall
+check "and online again" wait_for 10 reaches work 8080
+bh prefs personal netvm vpn-a >/dev/null
+check "with --force a netvm in use shuts down" bh shutdown --force --wait vpn-a
+check_fails "and its clients lose network, visibly" reaches personal 8080
+bh prefs personal netvm sys-firewall >/dev/null
+check "until they are wired elsewhere" wait_for 10 reaches personal 8080
+
 # --- kill -9 net-manager: traffic keeps flowing, state is adopted --------
 nm=$(bh service list | awk '$1 == "net-manager" {print $3}')
 kill -9 "$nm"
