@@ -120,6 +120,7 @@ static void run_pump(int sock, struct vchan *v, const char *what)
 {
     struct pump_stats st = {0, 0};
 
+    fprintf(stderr, "bulkhead-usb %s: pump pid %d\n", what, (int)getpid());
     pump_run(sock, v, &st);
     fprintf(stderr, "bulkhead-usb %s: pump done, %llu bytes out, %llu in\n",
             what, st.to_vchan, st.to_sock);
