@@ -11,11 +11,14 @@
 . "$(dirname "$0")/../lib.sh"
 
 tmproot
-T=$BH_TESTBIN/storage-tool
+[ -x "$BH_TESTBIN/storage-tool" ] ||
+    { echo "storage-kill: $BH_TESTBIN/storage-tool missing (ninja)"; exit 1; }
+# A private copy: the build tree is shared and may be relinked meanwhile.
+cp "$BH_TESTBIN/storage-tool" "$ROOT/storage-tool"
+T=$ROOT/storage-tool
 N=${STORAGE_KILL_TRIALS:-12}
 FILES=${STORAGE_KILL_FILES:-2000}
 mkdir -p "$ROOT/empty" "$ROOT/v" "$ROOT/m"
-[ -x "$T" ] || { echo "storage-kill: $T missing (ninja)"; exit 1; }
 
 # Listing + content hash of the tree in the current directory.
 HASH='{ find . -printf "%p %y %m %U %G %s %l\n" | LC_ALL=C sort;
