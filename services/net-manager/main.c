@@ -53,6 +53,26 @@ static const char *feature(const Bulkhead__Qube *q, const char *key)
     return NULL;
 }
 
+static bool feature_on(const Bulkhead__Qube *q, const char *key)
+{
+    const char *v = feature(q, key);
+    return v && (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes"));
+}
+
+/* A port from a feature; DEF when absent or not a port. */
+static unsigned feature_port(const Bulkhead__Qube *q, const char *key,
+                             unsigned def)
+{
+    const char *v = feature(q, key);
+    char *end;
+    unsigned long n;
+
+    if (!v || !*v)
+        return def;
+    n = strtoul(v, &end, 10);
+    return (*end || n == 0 || n > 65535) ? def : (unsigned)n;
+}
+
 /* vm-manager's answer, turned into the tree's snapshot. */
 static size_t snapshot(const Bulkhead__QubeListReply *r, struct net_qube *out,
                        size_t max)
@@ -79,6 +99,9 @@ static size_t snapshot(const Bulkhead__QubeListReply *r, struct net_qube *out,
             up = feature(q, "uplink");
         if (up && strcmp(up, "none"))
             snprintf(s->uplink, sizeof(s->uplink), "%s", up);
+        s->tor_gateway = s->provides_network && feature_on(q, "tor-gateway");
+        s->tor_trans_port = feature_port(q, "tor-trans-port", 9040);
+        s->tor_dns_port = feature_port(q, "tor-dns-port", 5353);
         n++;
     }
     return n;
@@ -213,6 +236,16 @@ static void handle_event(const Bulkhead__DomainEvent *e)
     for (int i = 0; moves[i]; i++)
         if (!strcmp(e->event, moves[i]))
             reconcile_due = true;
+    /* A netvm's own settings: set it up again (same transaction rules). */
+    if ((!strcmp(e->event, "property-set:uplink") ||
+         ((!strcmp(e->event, "domain-feature-set") ||
+           !strcmp(e->event, "domain-feature-delete")) &&
+          (!strcmp(e->detail, "uplink") ||
+           !strncmp(e->detail, "tor-", 4)))) &&
+        name_is_valid(e->qube)) {
+        tree_netvm_changed(e->qube);
+        reconcile_due = true;
+    }
     if (!strcmp(e->event, "domain-remove") && name_is_valid(e->qube))
         fwstore_remove(e->qube);
 }

@@ -30,7 +30,33 @@ static void chain_name(unsigned qid, char *buf, size_t len)
 int net_setup_netvm(int ns_fd, unsigned netvm_qid, const char *upstream_dns,
                     char *err, size_t errlen)
 {
-    char ip[32], cidr[40], script[2048];
+    return net_setup_netvm_ex(ns_fd, netvm_qid, upstream_dns, NULL, err,
+                              errlen);
+}
+
+/* Appends the Tor gateway's rules: forwarding from qubes is dropped before
+ * their firewall chains are reached, TCP and DNS are redirected to the
+ * gateway's own ports (DNAT to its address: its vifs have none, so a plain
+ * redirect would have nowhere to go). */
+static void tor_rules(char *script, size_t cap, const char *ip,
+                      const struct net_tor *tor)
+{
+    size_t n = strlen(script);
+
+    snprintf(script + n, cap - n,
+             "insert rule inet bulkhead forward iifname \"vif*\" drop\n"
+             "add rule ip bulkhead-nat prerouting iifname \"vif*\" "
+             "meta l4proto { tcp, udp } th dport 53 dnat to %s:%u\n"
+             "add rule ip bulkhead-nat prerouting iifname \"vif*\" "
+             "meta l4proto tcp dnat to %s:%u\n",
+             ip, tor->dns_port, ip, tor->trans_port);
+}
+
+int net_setup_netvm_ex(int ns_fd, unsigned netvm_qid,
+                       const char *upstream_dns, const struct net_tor *tor,
+                       char *err, size_t errlen)
+{
+    char ip[32], cidr[40], script[3072];
 
     net_qube_ip(netvm_qid, ip, sizeof(ip));
     snprintf(cidr, sizeof(cidr), "%s/32", ip);
@@ -73,6 +99,8 @@ int net_setup_netvm(int ns_fd, unsigned netvm_qid, const char *upstream_dns,
                  NET_DNS1, NET_DNS2, upstream_dns, NET_DNS1, NET_DNS2,
                  upstream_dns);
     }
+    if (tor)
+        tor_rules(script, sizeof(script), ip, tor);
     return fw_apply_script(ns_fd, script, err, errlen);
 }
 

@@ -32,6 +32,21 @@ void net_vif_name(unsigned qid, char *buf, size_t len);
 int net_setup_netvm(int ns_fd, unsigned netvm_qid, const char *upstream_dns,
                     char *err, size_t errlen);
 
+/* A Tor gateway (feature tor-gateway=1 on a netvm): every TCP connection
+ * from its downstream qubes goes to TRANS_PORT on the gateway itself, DNS
+ * (udp/tcp 53, any address) to DNS_PORT, and nothing else is forwarded. */
+struct net_tor {
+    unsigned trans_port; /* Tor's TransPort, 9040 by default */
+    unsigned dns_port;   /* Tor's DNSPort, 5353 by default */
+};
+
+/* net_setup_netvm with the Tor gateway rules in the same transaction
+ * (TOR NULL = a plain netvm), so a re-run never opens a window in which
+ * downstream traffic could be forwarded around the gateway. */
+int net_setup_netvm_ex(int ns_fd, unsigned netvm_qid,
+                       const char *upstream_dns, const struct net_tor *tor,
+                       char *err, size_t errlen);
+
 /* Connects qube QID (namespace QUBE_NS) below the netvm (NETVM_NS,
  * NETVM_QID) and applies RULES as its firewall in the netvm. */
 int net_connect_qube(int qube_ns, unsigned qid, int netvm_ns,

@@ -27,6 +27,7 @@ struct wired {
 };
 
 struct netvm_seen {
+    char name[NAME_MAX_LEN + 1];
     unsigned qid;
     int pid;
     bool swept; /* stray links of an earlier net-manager removed */
@@ -92,19 +93,27 @@ static int setup_netvm(const struct net_qube *q, int ns)
         }
         dns = u.mode == UPLINK_NONE ? NULL : u.dns;
     }
-    if (net_setup_netvm(ns, q->qid, dns, err, sizeof(err)) < 0) {
+    struct net_tor tor = {q->tor_trans_port, q->tor_dns_port};
+    if (net_setup_netvm_ex(ns, q->qid, dns, q->tor_gateway ? &tor : NULL,
+                           err, sizeof(err)) < 0) {
         log_warnx("%s: netvm setup: %s", q->name, err);
         return -1;
     }
     for (size_t i = 0; i < nnetvms; i++)
         if (netvms[i].qid == q->qid) {
+            snprintf(netvms[i].name, sizeof(netvms[i].name), "%s", q->name);
             netvms[i].pid = q->pid;
             netvms[i].swept = false;
             return 0;
         }
-    if (nnetvms < TREE_MAX)
-        netvms[nnetvms++] = (struct netvm_seen){q->qid, q->pid, false};
-    log_info("%s: netvm ready", q->name);
+    if (nnetvms < TREE_MAX) {
+        netvms[nnetvms] = (struct netvm_seen){"", q->qid, q->pid, false};
+        snprintf(netvms[nnetvms].name, sizeof(netvms[nnetvms].name), "%s",
+                 q->name);
+        nnetvms++;
+    }
+    log_info("%s: netvm ready%s", q->name,
+             q->tor_gateway ? " (Tor gateway)" : "");
     return 0;
 }
 
@@ -293,6 +302,13 @@ int tree_apply_firewall(const char *qube, char *err, size_t errlen)
     close(ns);
     fw_rules_free(&rules);
     return rc < 0 ? -1 : 1;
+}
+
+void tree_netvm_changed(const char *qube)
+{
+    for (size_t i = 0; i < nnetvms; i++)
+        if (!strcmp(netvms[i].name, qube))
+            netvms[i].pid = 0; /* not ready: the next reconcile redoes it */
 }
 
 const char *tree_netvm_of(const char *qube)

@@ -21,6 +21,8 @@ struct net_qube {
     bool provides_network;
     char netvm[NAME_MAX_LEN + 1];   /* "" = none */
     char uplink[256];               /* sys-net's uplink setting, "" = none */
+    bool tor_gateway;               /* feature tor-gateway=1 */
+    unsigned tor_trans_port, tor_dns_port;
 };
 
 /* Makes the kernel match QUBES (N of them).  Errors are logged per qube
@@ -31,6 +33,10 @@ int tree_reconcile(const struct net_qube *qubes, size_t n);
  * is connected.  Returns 1 when applied, 0 when not connected, -1 on
  * error (ERR says why). */
 int tree_apply_firewall(const char *qube, char *err, size_t errlen);
+
+/* QUBE's netvm settings changed (uplink, Tor gateway): set it up again at
+ * the next reconcile. */
+void tree_netvm_changed(const char *qube);
 
 /* The netvm enforcing QUBE's firewall now ("" when not connected). */
 const char *tree_netvm_of(const char *qube);

@@ -57,18 +57,46 @@ INET=$!
 track_pid "$INET"
 INETNS=/proc/$INET/ns/net
 cat > "$ROOT/server.py" <<'PY'
-import socket, sys, threading
-def serve(port):
+# The fake internet (or, with "tor", a fake Tor gateway): TCP servers that
+# say who they are, a DNS responder answering every A query with one
+# address, and a UDP sink that records what reaches it.
+import socket, struct, sys, threading
+mode = sys.argv[1]; sink = sys.argv[2]
+def tcp(port, text):
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("0.0.0.0", port)); s.listen(16)
     while True:
         c, a = s.accept()
-        c.sendall(("hello-%d from %s\n" % (port, a[0])).encode()); c.close()
-for p in (8080, 8081):
-    threading.Thread(target=serve, args=(p,), daemon=True).start()
+        c.sendall((text % (port, a[0]) + "\n").encode()); c.close()
+def dns(port, answer):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", port))
+    while True:
+        q, a = s.recvfrom(512)
+        if len(q) < 12: continue
+        end = 12
+        while end < len(q) and q[end]: end += 1 + q[end]
+        question = q[12:end + 5]
+        qtype = struct.unpack(">H", q[end + 1:end + 3])[0] if end + 3 <= len(q) else 0
+        if qtype == 1:
+            rr = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 5, 4) + socket.inet_aton(answer)
+            s.sendto(q[:2] + b"\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00" + question + rr, a)
+        else:
+            s.sendto(q[:2] + b"\x81\x80\x00\x01\x00\x00\x00\x00\x00\x00" + question, a)
+def udp_sink(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", port))
+    while True:
+        d, a = s.recvfrom(2048)
+        open(sink, "a").write("udp from %s\n" % a[0])
+if mode == "internet":
+    jobs = [(tcp, 8080, "hello-%d from %s"), (tcp, 8081, "hello-%d from %s"),
+            (dns, 53, "203.0.113.9"), (udp_sink, 5000)]
+else:
+    jobs = [(tcp, 9040, "via-tor-%d from %s"), (dns, 5353, "198.51.100.7")]
+for j in jobs:
+    threading.Thread(target=j[0], args=j[1:], daemon=True).start()
 threading.Event().wait()
 PY
-nsenter --net="$INETNS" python3 "$ROOT/server.py" &
+nsenter --net="$INETNS" python3 "$ROOT/server.py" internet "$ROOT/udp-sink" &
 track_pid $!
 
 "$BH_BIN/bulkhead-launcher" --root "$ROOT" >>"$LOG" 2>&1 &
@@ -187,6 +215,53 @@ check "with --force a netvm in use shuts down" bh shutdown --force --wait vpn-a
 check_fails "and its clients lose network, visibly" reaches personal 8080
 bh prefs personal netvm sys-firewall >/dev/null
 check "until they are wired elsewhere" wait_for 10 reaches personal 8080
+
+# --- virtual DNS, VPN chaining, Tor gateway ------------------------------
+resolves() { bh run "$1" -- nslookup name.test 10.139.1.1 2>/dev/null | grep -q "$2"; }
+udp_leaks() { rm -f "$ROOT/udp-sink"
+              bh run "$1" -- tftp -g -r x -l /tmp/x 192.0.2.1 5000 >/dev/null 2>&1
+              sleep 0.3; [ -s "$ROOT/udp-sink" ]; }
+check "virtual DNS 10.139.1.1 reaches sys-net's uplink resolver" \
+    wait_for 10 resolves work 203.0.113.9
+check "plain UDP passes a plain netvm (control)" udp_leaks work
+
+bh create vpn-b --label purple --template minimal \
+    --prop provides_network=true --prop netvm=sys-firewall >/dev/null
+bh start vpn-a >/dev/null
+bh start vpn-b >/dev/null
+# Each VPN qube may only reach its own endpoint (enforced in sys-firewall).
+bh firewall vpn-a reset >/dev/null; bh firewall vpn-a del 0 >/dev/null
+bh firewall vpn-a add accept 192.0.2.1 tcp 8081 >/dev/null
+bh firewall vpn-b reset >/dev/null; bh firewall vpn-b del 0 >/dev/null
+bh firewall vpn-b add accept 192.0.2.1 tcp 8080 >/dev/null
+bh prefs work netvm vpn-a >/dev/null
+bh prefs personal netvm vpn-b >/dev/null
+check "work -> vpn-a -> sys-firewall -> sys-net reaches vpn-a's endpoint" \
+    wait_for 10 reaches work 8081
+check "and nothing else: no leak around vpn-a" blocked work 8080
+check "personal behind vpn-b reaches vpn-b's endpoint" wait_for 10 reaches personal 8080
+check "and not vpn-a's" blocked personal 8081
+bh prefs work netvm sys-firewall >/dev/null
+bh prefs personal netvm sys-firewall >/dev/null
+bh shutdown --wait vpn-a >/dev/null; bh shutdown --wait vpn-b >/dev/null
+
+bh create tor --label purple --template minimal \
+    --prop provides_network=true --prop netvm=sys-firewall >/dev/null
+bh features tor tor-gateway 1 >/dev/null
+bh start tor >/dev/null
+nsenter --net="/proc/$(init_pid tor)/ns/net" python3 "$ROOT/server.py" tor "$ROOT/udp-sink" &
+track_pid $!
+bh prefs work netvm tor >/dev/null
+out=""
+wait_for 10 sh -c "$BHC run work -- nc -w 2 192.0.2.1 8080 </dev/null | grep -q via-tor"
+out=$(fetch work 8080)
+check "behind the Tor gateway, TCP goes to its transparent port ($out)" \
+    sh -c "echo '$out' | grep -q '^via-tor-9040 from 10.137.0.$WQ'"
+check "DNS goes to the gateway's DNS port" resolves work 198.51.100.7
+check_fails "other UDP goes nowhere" udp_leaks work
+check "a qube not behind it is unaffected" reaches personal 8080
+bh prefs work netvm sys-firewall >/dev/null
+check "work leaves the gateway" wait_for 10 reaches work 8080
 
 # --- kill -9 net-manager: traffic keeps flowing, state is adopted --------
 nm=$(bh service list | awk '$1 == "net-manager" {print $3}')
