@@ -45,6 +45,9 @@ static volatile sig_atomic_t stopping;
 static struct usb_state st;
 static int devnull = -1;
 static int next_vport;
+/* bulkhead.conf usb_sysfs: the sysfs the helper reads in the USB qube
+ * (default /sys; tests point it at a fake tree inside the qube). */
+static char usb_sysfs[256];
 
 static void on_term(int sig)
 {
@@ -87,15 +90,20 @@ static size_t take(int fd, char *buf, size_t max)
 static int run_tool(struct bus *b, const char *qube, char **args, int nargs,
                     struct tool_out *o)
 {
-    char *argv[8] = {TOOL};
-    int exit_code, ofd, efd;
+    char *argv[12] = {TOOL};
+    int exit_code, ofd, efd, n = 1;
     struct run_request rq = {
-        .qube = qube, .user = "root", .argv = argv, .argc = nargs + 1,
+        .qube = qube, .user = "root", .argv = argv,
         .pass_io = false, .in_fd = devnull,
     };
 
-    for (int i = 0; i < nargs && i < 6; i++)
-        argv[i + 1] = args[i];
+    if (usb_sysfs[0]) {
+        argv[n++] = "--sysfs";
+        argv[n++] = usb_sysfs;
+    }
+    for (int i = 0; i < nargs && i < 8; i++)
+        argv[n++] = args[i];
+    rq.argc = n;
     o->out_len = 0;
     o->err[0] = o->out[0] = '\0';
     ofd = bounded_memfd(OUT_MAX);
@@ -663,6 +671,10 @@ static void read_settings(void)
         have = true;
     if (have && config_get(&cfg, "usb_qubes"))
         v = config_get(&cfg, "usb_qubes");
+    if (have && config_get(&cfg, "usb_sysfs") &&
+        config_get(&cfg, "usb_sysfs")[0] == '/')
+        snprintf(usb_sysfs, sizeof(usb_sysfs), "%s",
+                 config_get(&cfg, "usb_sysfs"));
     list = strdup(v);
     for (t = strtok_r(list, " ,", &save); t && st.n_backends < USB_MAX_BACKENDS;
          t = strtok_r(NULL, " ,", &save))
