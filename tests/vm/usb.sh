@@ -5,7 +5,7 @@
 # default ~/.cache/bulkhead-vm; nothing downloaded is committed), busybox,
 # the static build/bin/bulkhead-usb; an emulated xHCI with usb-storage (a
 # random disk image whose md5 the guest checks) and usb-kbd.  The guest
-# part is tests/vm/usb-guest.sh; the QEMU monitor unplugs the storage when
+# part is tests/vm/guest/usb.sh; the QEMU monitor unplugs the storage when
 # the guest asks.  Skips cleanly (0 passed, 0 failed) without qemu or
 # without the kernel package.
 #
@@ -52,7 +52,7 @@ trap cleanup EXIT
 R=$W/root
 mkdir -p $R/bin $R/mod $R/proc $R/sys $R/dev $R/tmp
 cp bb/bin/busybox "$TOP/build/bin/bulkhead-usb" $R/bin/
-cp "$TOP/tests/vm/usb-guest.sh" $R/test.sh
+cp "$TOP/tests/vm/guest/usb.sh" $R/test.sh
 MODS="usb-common usbcore xhci-hcd xhci-pci scsi_common scsi_mod crc64 crc64_rocksoft_generic
 crc64-rocksoft crct10dif_common crct10dif_generic crc-t10dif t10-pi sd_mod usb-storage hid
 hid-generic usbhid usbip-core usbip-host vhci-hcd"
