@@ -263,6 +263,13 @@ check "a qube not behind it is unaffected" reaches personal 8080
 bh prefs work netvm sys-firewall >/dev/null
 check "work leaves the gateway" wait_for 10 reaches work 8080
 
+# --- sys-firewall restarted while its qubes run --------------------------
+bh shutdown --force --wait sys-firewall >/dev/null
+check_fails "with sys-firewall down, work is offline" reaches work 8080
+check "sys-firewall starts again" bh start sys-firewall
+check "and work is wired below the new sys-firewall, online again" \
+    wait_for 15 reaches work 8080
+
 # --- kill -9 net-manager: traffic keeps flowing, state is adopted --------
 nm=$(bh service list | awk '$1 == "net-manager" {print $3}')
 kill -9 "$nm"
