@@ -324,6 +324,8 @@ int main(int argc, char **argv)
         }
         if (time(NULL) - last_full >= RECONCILE_PERIOD_S) {
             reconcile_due = true;
+            if (last_full)
+                tree_refresh_names();
             last_full = time(NULL);
         }
         if (reconcile_due)

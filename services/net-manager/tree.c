@@ -24,6 +24,7 @@ struct wired {
     unsigned netvm_qid;
     int netvm_pid;
     time_t next_expiry;
+    bool has_names; /* rules naming hosts: re-resolved periodically */
 };
 
 struct netvm_seen {
@@ -117,6 +118,14 @@ static int setup_netvm(const struct net_qube *q, int ns)
     return 0;
 }
 
+static bool names_in(const struct fw_rules *rules)
+{
+    for (size_t i = 0; i < rules->count; i++)
+        if (rules->rule[i].host_kind == FW_HOST_NAME)
+            return true;
+    return false;
+}
+
 static time_t earliest_expiry(const struct fw_rules *rules, time_t now)
 {
     time_t best = 0;
@@ -167,6 +176,7 @@ static int connect_qube(const struct net_qube *q, const struct net_qube *nv)
         w->netvm_qid = nv->qid;
         w->netvm_pid = nv->pid;
         w->next_expiry = earliest_expiry(&rules, time(NULL));
+        w->has_names = names_in(&rules);
     }
     fw_rules_free(&rules);
     log_info("%s: connected below %s", q->name, nv->name);
@@ -299,6 +309,7 @@ int tree_apply_firewall(const char *qube, char *err, size_t errlen)
     }
     rc = net_apply_firewall(ns, w->qid, &rules, err, errlen);
     w->next_expiry = earliest_expiry(&rules, time(NULL));
+    w->has_names = names_in(&rules);
     close(ns);
     fw_rules_free(&rules);
     return rc < 0 ? -1 : 1;
@@ -327,6 +338,17 @@ long tree_next_expiry(void)
     if (!best)
         return -1;
     return best > now ? (long)(best - now) : 0;
+}
+
+void tree_refresh_names(void)
+{
+    char err[256];
+
+    for (size_t i = 0; i < nwired; i++)
+        if (wired[i].has_names &&
+            tree_apply_firewall(wired[i].qube, err, sizeof(err)) < 0)
+            log_warnx("%s: re-resolving firewall names: %s", wired[i].qube,
+                      err);
 }
 
 void tree_expire(void)

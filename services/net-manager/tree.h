@@ -45,5 +45,8 @@ const char *tree_netvm_of(const char *qube);
  * when none; tree_expire() re-applies the chains whose rules expired. */
 long tree_next_expiry(void);
 void tree_expire(void);
+/* Re-applies the chains of qubes whose rules name hosts, so the names are
+ * resolved again (DNS answers change). */
+void tree_refresh_names(void);
 
 #endif

@@ -176,11 +176,12 @@ check "and stops working after it expires" wait_for 5 reaches work 8080
 
 # --- the qube cannot undo its firewall -----------------------------------
 bh firewall work add --before 0 drop 192.0.2.1 tcp 8081 >/dev/null
+in_ns work nft flush ruleset 2>/dev/null
 in_ns work ip route flush table main 2>/dev/null
 in_ns work ip link set eth0 down 2>/dev/null
 in_ns work ip link set eth0 up 2>/dev/null
 in_ns work ip route add 10.137.0.0/24 dev eth0 2>/dev/null
-check "with root in its own network namespace, work still cannot pass" \
+check "with its own nftables flushed and routes rewritten, work still cannot pass" \
     sh -c "! $BHC run -u root work -- sh -c 'ip route add default dev eth0 2>/dev/null; nc -w 2 192.0.2.1 8081 </dev/null' | grep -q hello"
 bh firewall work reset >/dev/null
 
