@@ -431,7 +431,17 @@ static void auto_attach(struct bus *b)
 static void periodic(struct bus *b)
 {
     char err[512];
+    bool changed = false;
 
+    /* A target that stopped: its pump died with it and vhci freed the
+     * port; make sure sys-usb gave the device back, and forget it. */
+    for (int i = st.n_att - 1; i >= 0; i--)
+        if (!running_qid(b, st.att[i].target)) {
+            detach_one(b, &st.att[i]);
+            changed = true;
+        }
+    if (changed)
+        usbstate_save(&st);
     for (int i = 0; i < st.n_backends; i++) {
         if (!running_qid(b, st.backends[i].name)) {
             st.backends[i].n = 0;
@@ -648,8 +658,9 @@ static void dispatch(struct bus *b, bus_msg *m)
         handle_assign(b, m);
         break;
     case BULKHEAD__ENVELOPE__BODY_DOMAIN_EVENT:
-        if (!strcmp(m->domain_event->event, "domain-start"))
-            periodic(b);           /* a target or sys-usb came up */
+        if (!strcmp(m->domain_event->event, "domain-start") ||
+            !strcmp(m->domain_event->event, "domain-shutdown"))
+            periodic(b);           /* a target or sys-usb came or went */
         break;
     default:
         log_warnx("dropping unexpected %s from %s", bus_body_name(m), m->src);
