@@ -291,6 +291,8 @@ static bool handle_prop_set(struct vm *vm, const bus_msg *m)
         char ev[80];
         qubedb_prop_get(&vm->db, q, s->property, v, sizeof(v), &def, err,
                         sizeof(err));
+        if (!strcmp(s->property, "memory") || !strcmp(s->property, "vcpus"))
+            vm_apply_limits(vm, q);
         snprintf(ev, sizeof(ev), "property-set:%s", s->property);
         snprintf(detail, sizeof(detail), "%s", v);
         vm_event(vm, q, ev, detail);

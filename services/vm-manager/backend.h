@@ -53,6 +53,10 @@ struct backend_ops {
     void (*cleanup)(struct backend_run *r);
     /* Fallback notice for the audit ("" when none). */
     const char *(*note)(const struct backend_run *r);
+    /* Applies new memory (MiB) and vcpus to a running qube; NULL when the
+     * backend applies them only at the next start. */
+    int (*set_limits)(struct backend_run *r, long memory_mib, int vcpus,
+                      char *err, size_t errlen);
 };
 
 /* The backend for VIRT_MODE, or NULL. */

@@ -293,6 +293,14 @@ static const char *ns_note(const struct backend_run *r)
     return r->note;
 }
 
+static int ns_set_limits(struct backend_run *r, long memory_mib, int vcpus,
+                         char *err, size_t errlen)
+{
+    struct cg_limits l = {memory_mib, vcpus, cfg.pids_max};
+
+    return ns_cgroup_set_limits(&r->cg, &l, err, errlen);
+}
+
 static const struct backend_ops ns_ops = {
     .name = "ns",
     .create = ns_create,
@@ -307,6 +315,7 @@ static const struct backend_ops ns_ops = {
     .pid = ns_pid,
     .cleanup = ns_cleanup,
     .note = ns_note,
+    .set_limits = ns_set_limits,
 };
 
 const struct backend_ops *backend_get(const char *virt_mode)

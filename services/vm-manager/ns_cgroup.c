@@ -185,6 +185,15 @@ int ns_cgroup_create(struct ns_cgroup *cg, const struct cg_limits *limits,
     return set_limits_v1(cg, limits, err, errlen);
 }
 
+int ns_cgroup_set_limits(const struct ns_cgroup *cg,
+                         const struct cg_limits *limits, char *err,
+                         size_t errlen)
+{
+    if (cg->version == 2)
+        return set_limits_v2(cg, limits, err, errlen);
+    return set_limits_v1(cg, limits, err, errlen);
+}
+
 int ns_cgroup_attach(const struct ns_cgroup *cg, pid_t pid, char *err,
                      size_t errlen)
 {

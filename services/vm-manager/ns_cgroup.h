@@ -35,6 +35,11 @@ int ns_cgroup_paths(struct ns_cgroup *cg, const char *group,
  * same name is reused. */
 int ns_cgroup_create(struct ns_cgroup *cg, const struct cg_limits *limits,
                      char *err, size_t errlen);
+/* Changes the limits of a live cgroup (memory below what the qube uses
+ * now fails on v1: EBUSY). */
+int ns_cgroup_set_limits(const struct ns_cgroup *cg,
+                         const struct cg_limits *limits, char *err,
+                         size_t errlen);
 int ns_cgroup_attach(const struct ns_cgroup *cg, pid_t pid, char *err,
                      size_t errlen);
 int ns_cgroup_freeze(const struct ns_cgroup *cg, bool frozen, char *err,

@@ -626,6 +626,20 @@ int vm_pause(struct vm *vm, struct qube *q, bool pause, int *code, char *err,
     return 0;
 }
 
+void vm_apply_limits(struct vm *vm, struct qube *q)
+{
+    struct qube_rt *rt = q->rt;
+    char err[256];
+
+    if (!rt || !rt->br || !rt->ops->set_limits)
+        return;
+    if (rt->ops->set_limits(rt->br, qubedb_long(&vm->db, q, P_MEMORY),
+                            (int)qubedb_long(&vm->db, q, P_VCPUS), err,
+                            sizeof(err)) < 0)
+        log_warnx("%s: new limits apply at the next start (%s)", q->name,
+                  err);
+}
+
 /* Init is gone.  Volumes are released (the private session committed)
  * and the channel dropped before Halted is published, so a client that
  * sees Halted may start the qube again at once. */

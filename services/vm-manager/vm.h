@@ -63,6 +63,10 @@ int vm_kill(struct vm *vm, struct qube *q, bus_msg *req, int *code,
 int vm_pause(struct vm *vm, struct qube *q, bool pause, int *code,
              char *err, size_t errlen);
 
+/* memory or vcpus changed: applied to the running qube when its backend
+ * can, else at the next start. */
+void vm_apply_limits(struct vm *vm, struct qube *q);
+
 /* Events from elsewhere.  vm_peer_reply: a reply to an asynchronous
  * request (QubeAttach). */
 void vm_peer_reply(struct vm *vm, const bus_msg *m);

@@ -155,6 +155,11 @@ check_fails "a qube cannot exceed its memory limit (got: $out)" \
     has "$out" survived
 check "the qube still runs after the OOM kill" \
     [ "$(bh run work -- echo alive)" = alive ]
+mem_limit() { cat /sys/fs/cgroup/memory/"$CG_GROUP"/work/memory.limit_in_bytes \
+              /sys/fs/cgroup/"$CG_GROUP"/work/memory.max 2>/dev/null | head -1; }
+bh prefs work memory 96 >/dev/null
+check "memory raised on a running qube applies at once ($(mem_limit))" \
+    [ "$(mem_limit)" = $((96 << 20)) ]
 
 # --- pause, events -----------------------------------------------------------------
 "$BH_BIN/bulkhead" --root "$ROOT" events >"$ROOT/events.txt" 2>&1 &
