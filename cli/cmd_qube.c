@@ -171,10 +171,12 @@ int cmd_qube_ls(int argc, char **argv)
 static const char create_usage[] =
     "usage: bulkhead create NAME [--class C] [--template T] [--label L]\n"
     "                            [--prop KEY=VALUE]...\n"
+    "       bulkhead create --class DispVM --template T [--prop ...]\n"
+    "                            (prints the generated name dispN)\n"
     "C: AppVM (default) TemplateVM StandaloneVM DispVM\n"
     "L: red orange yellow green gray blue purple black\n"
     "KEY: netvm provides_network memory vcpus virt_mode autostart\n"
-    "     template_for_dispvms default_dispvm tags\n";
+    "     template_for_dispvms default_dispvm auto_cleanup tags\n";
 
 #define MAX_PROPS 32
 
@@ -224,7 +226,8 @@ static int create_args(int argc, char **argv, Bulkhead__QubeCreate *c,
         } else
             return -1;
     }
-    return c->name[0] ? 0 : -1;
+    /* A disposable may be asked for without a name (dispQID). */
+    return c->name[0] || !strcmp(c->klass, "DispVM") ? 0 : -1;
 }
 
 int cmd_qube_create(int argc, char **argv)
@@ -239,7 +242,7 @@ int cmd_qube_create(int argc, char **argv)
     c.klass = "AppVM";
     if (create_args(argc, argv, &c, &kv) < 0)
         return usage_error(create_usage);
-    if (!name_ok("create", c.name))
+    if (c.name[0] && !name_ok("create", c.name))
         return EXIT_USAGE;
     c.properties = kv.p;
     c.n_properties = kv.n;
@@ -249,6 +252,8 @@ int cmd_qube_create(int argc, char **argv)
         return rc;
     if (cli_format_json())
         print_qubes_json(r->qube_list_reply, false);
+    else if (!c.name[0] && r->qube_list_reply->n_qubes)
+        printf("%s\n", r->qube_list_reply->qubes[0]->name); /* generated */
     bus_free(r);
     return 0;
 }

@@ -30,6 +30,7 @@ static const struct prop_def props[P_COUNT] = {
     [P_TEMPLATE_FOR_DISPVMS] = {"template_for_dispvms", T_BOOL, 0, 0},
     [P_DEFAULT_DISPVM] = {"default_dispvm", T_REF, 0, 0},
     [P_UPLINK] = {"uplink", T_UPLINK, 0, 0},
+    [P_AUTO_CLEANUP] = {"auto_cleanup", T_BOOL, 0, 0},
 };
 
 static const char *const class_names[QC_COUNT] = {

@@ -38,6 +38,7 @@ enum qube_prop {
     P_TEMPLATE_FOR_DISPVMS,
     P_DEFAULT_DISPVM,
     P_UPLINK,          /* sys-net's uplink (net-manager, uplink.h) */
+    P_AUTO_CLEANUP,    /* DispVM: removed with its volumes once halted */
     P_COUNT
 };
 

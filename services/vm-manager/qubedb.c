@@ -291,6 +291,9 @@ static int check_class_rules(const struct qubedb *db, const struct qube *q,
                 ERR(VE_BAD_REQUEST, "%s: cannot be set on dom0",
                     qube_prop_name(fixed[i]));
     }
+    if (q->klass != QC_DISPVM && qubedb_bool(db, q, P_AUTO_CLEANUP))
+        ERR(VE_BAD_REQUEST, "auto_cleanup: only a DispVM is removed when it "
+            "halts");
     if ((q->klass == QC_TEMPLATEVM || q->klass == QC_DISPVM) &&
         qubedb_bool(db, q, P_TEMPLATE_FOR_DISPVMS))
         ERR(VE_BAD_REQUEST, "template_for_dispvms: a %s cannot be a "
@@ -534,6 +537,17 @@ static int apply_kv(struct qube *q, const char *key, const char *value,
         free(copy);
         return 0;
     }
+    /* "feature.NAME": set at creation, in the same atomic write (the
+     * auto-cleanup mark of a disposable must never be missing). */
+    if (!strncmp(key, "feature.", 8)) {
+        if (!qube_feature_name_is_valid(key + 8) || !value ||
+            strlen(value) > QUBE_FEATURE_VALUE_MAX ||
+            strpbrk(value, "\n\r\t") || !utf8_is_valid(value, strlen(value)))
+            ERR(VE_BAD_REQUEST, "bad feature '%.40s'", key + 8);
+        if (qube_feature_set(q, key + 8, value) < 0)
+            ERR(VE_BAD_REQUEST, "too many features");
+        return 0;
+    }
     if ((p = qube_prop_parse(key)) < 0)
         ERR(VE_BAD_REQUEST, "no such property '%.40s'", key);
     if (qube_value_canon(p, value, canon, sizeof(canon), err, errlen) < 0) {
@@ -581,8 +595,15 @@ struct qube *qubedb_create(struct qubedb *db, const char *name,
                            int *code, char *err, size_t errlen)
 {
     int k = klass ? qube_class_parse(klass) : -1;
+    char gen[NAME_MAX_LEN + 1];
     unsigned qid;
     struct qube *q;
+
+    /* A disposable asked for without a name is "dispQID" (Qubes' dispN). */
+    if (k == QC_DISPVM && (!name || !*name) && (qid = free_qid(db))) {
+        snprintf(gen, sizeof(gen), "disp%u", qid);
+        name = gen;
+    }
 
     if (check_new(db, name, k, klass ? klass : "", code, err, errlen) < 0)
         return NULL;

@@ -43,7 +43,8 @@ struct qube *qubedb_find(const struct qubedb *db, const char *name);
 struct qube *qubedb_find_qid(const struct qubedb *db, unsigned qid);
 
 /* Creates qube NAME of class KLASS with N initial KEYS=VALUES (properties;
- * "tags" takes a space-separated list).  Returns the new qube (already on
+ * "tags" takes a space-separated list).  A DispVM with an empty NAME is
+ * named dispQID.  Returns the new qube (already on
  * disk) or NULL with one line in ERR and nothing changed.  *CODE gets a
  * bus Error code (BAD_REQUEST, NOT_FOUND, BUSY, FAILED). */
 struct qube *qubedb_create(struct qubedb *db, const char *name,

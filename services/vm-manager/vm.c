@@ -2,6 +2,8 @@
  * through vm_step(), i.e. through the table in lifecycle.c. */
 #include "vm.h"
 
+#include "dispvm.h"
+
 #include "lib/log.h"
 
 #include <errno.h>
@@ -509,6 +511,7 @@ void vm_agent_ready(struct vm *vm, const char *name, unsigned qid)
     }
     vm_step(vm, q, QI_READY);
     settle_waiters(vm, q, false);
+    dispvm_ready(vm, q);
 }
 
 /* ---- stop ------------------------------------------------------------------- */
@@ -626,6 +629,36 @@ int vm_pause(struct vm *vm, struct qube *q, bool pause, int *code, char *err,
     return 0;
 }
 
+/* A disposable with auto_cleanup goes (volumes and entry) once halted,
+ * as in Qubes.  Q is freed. */
+static void auto_cleanup(struct vm *vm, struct qube *q)
+{
+    Bulkhead__VolumeRemove r = BULKHEAD__VOLUME_REMOVE__INIT;
+    bus_msg m = BULKHEAD__ENVELOPE__INIT;
+    struct qube *gone;
+    char err[300];
+    int code;
+
+    if (q->klass != QC_DISPVM || q->state != QS_HALTED ||
+        !qubedb_bool(&vm->db, q, P_AUTO_CLEANUP))
+        return;
+    r.qube = q->name;
+    m.body_case = BULKHEAD__ENVELOPE__BODY_VOLUME_REMOVE;
+    m.volume_remove = &r;
+    if (call_noreply(vm, "storage-manager", &m, err, sizeof(err)) < 0 ||
+        !(gone = qube_clone(q))) {
+        log_warnx("%s: auto_cleanup: %s", q->name, err);
+        return;
+    }
+    free(q->rt);
+    q->rt = NULL;
+    if (qubedb_remove(&vm->db, gone->name, &code, err, sizeof(err)) < 0)
+        log_warnx("%s: auto_cleanup: %s", gone->name, err);
+    else
+        vm_event(vm, gone, "domain-remove", "auto_cleanup");
+    qube_free(gone);
+}
+
 void vm_apply_limits(struct vm *vm, struct qube *q)
 {
     struct qube_rt *rt = q->rt;
@@ -661,6 +694,7 @@ void vm_exited(struct vm *vm, struct qube *q)
     release_volumes(vm, q, true);
     vm_step(vm, q, crashed ? QI_RELEASED : QI_EXITED);
     settle_waiters(vm, q, true);
+    auto_cleanup(vm, q);
 }
 
 uint64_t vm_deadlines(struct vm *vm, uint64_t now)
@@ -727,6 +761,9 @@ void vm_adopt_all(struct vm *vm)
             release_volumes(vm, q, true);
         }
     }
+    /* Halted disposables left by a crash or a restart go now. */
+    for (size_t i = vm->db.count; i > 0; i--)
+        auto_cleanup(vm, vm->db.qubes[i - 1]);
 }
 
 void vm_autostart(struct vm *vm)

@@ -291,3 +291,24 @@ Test(qubedb, persisted_on_disk)
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
 }
+
+Test(qubedb, disposables_named_and_marked)
+{
+    const char *keys[] = {"template", "auto_cleanup"};
+    const char *vals[] = {"default-dvm", "true"};
+    struct qube *d;
+
+    cr_assert_not_null(mk("default-dvm", "AppVM",
+                          "template=minimal label=red template_for_dispvms=1"));
+    d = qubedb_create(&db, "", "DispVM", 2, keys, vals, &code, err,
+                      sizeof(err));
+    cr_assert_not_null(d, "%s", err);
+    cr_assert_eq(strncmp(d->name, "disp", 4), 0, "%s", d->name);
+    cr_assert_eq((unsigned)atoi(d->name + 4), d->qid);
+    cr_assert(qubedb_bool(&db, d, P_AUTO_CLEANUP));
+    cr_assert_null(mk("a", "AppVM", "template=minimal label=red "
+                      "auto_cleanup=true"));
+    cr_assert(strstr(err, "only a DispVM"), "%s", err);
+    cr_assert_null(qubedb_create(&db, "", "AppVM", 0, NULL, NULL, &code, err,
+                                 sizeof(err)));
+}
