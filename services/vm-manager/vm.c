@@ -2,7 +2,6 @@
  * through vm_step(), i.e. through the table in lifecycle.c. */
 #include "vm.h"
 
-#include "dispvm.h"
 
 #include "lib/log.h"
 
@@ -511,7 +510,6 @@ void vm_agent_ready(struct vm *vm, const char *name, unsigned qid)
     }
     vm_step(vm, q, QI_READY);
     settle_waiters(vm, q, false);
-    dispvm_ready(vm, q);
 }
 
 /* ---- stop ------------------------------------------------------------------- */
