@@ -2,6 +2,7 @@
  * the payload, then calls a handler.  Answers are QubeListReply (the qube
  * after the change), PropReply or Error with one line. */
 #include "api.h"
+#include "dispvm.h"
 
 #include "lib/log.h"
 
@@ -90,7 +91,7 @@ static int volume_call(struct vm *vm, bus_msg *req, char *err)
     return rc;
 }
 
-static int volumes_create(struct vm *vm, struct qube *q, char *err)
+int vm_volumes_create(struct vm *vm, struct qube *q, char *err)
 {
     Bulkhead__VolumeCreate c = BULKHEAD__VOLUME_CREATE__INIT;
     bus_msg m = BULKHEAD__ENVELOPE__INIT;
@@ -139,7 +140,7 @@ static bool handle_create(struct vm *vm, const bus_msg *m)
     if (!q)
         return reply_err(vm, m, code ? code : BULKHEAD__ERROR__CODE__FAILED,
                          code ? err : "out of memory");
-    if (volumes_create(vm, q, err) < 0) {
+    if (vm_volumes_create(vm, q, err) < 0) {
         /* Nothing changed: the database entry goes again. */
         if (qubedb_remove(&vm->db, c->name, &code, e2, sizeof(e2)) < 0)
             log_warnx("rollback of %s: %s", c->name, e2);
@@ -208,6 +209,10 @@ static bool lifecycle(struct vm *vm, bus_msg *m, const char *name)
                          sizeof(err));
         break;
     case BULKHEAD__ENVELOPE__BODY_QUBE_KILL:
+        /* rpc-router ends the disposables of @dispvm calls, nothing else */
+        if (strcmp(m->src, "admin") && !dispvm_is_auto_cleanup(vm, q))
+            return reply_err(vm, m, BULKHEAD__ERROR__CODE__BAD_REQUEST,
+                             "only disposables may be killed from here");
         rc = vm_kill(vm, q, m, &code, err, sizeof(err));
         break;
     case BULKHEAD__ENVELOPE__BODY_QUBE_PAUSE:
@@ -296,6 +301,7 @@ static bool handle_prop_set(struct vm *vm, const bus_msg *m)
         snprintf(ev, sizeof(ev), "property-set:%s", s->property);
         snprintf(detail, sizeof(detail), "%s", v);
         vm_event(vm, q, ev, detail);
+        dispvm_changed(vm, q->name);
     }
     reply_prop(vm, m, v, def);
     return false;
@@ -333,6 +339,7 @@ static bool handle_feature(struct vm *vm, const bus_msg *m)
         return reply_err(vm, m, code, err);
     vm_event(vm, q, f->remove ? "domain-feature-delete"
                               : "domain-feature-set", f->feature);
+    dispvm_changed(vm, q->name);
     reply_one(vm, m, q);
     return false;
 }
@@ -378,6 +385,8 @@ bool vm_dispatch(struct vm *vm, bus_msg *m)
         return handle_tag(vm, m);
     case BULKHEAD__ENVELOPE__BODY_FEATURE_SET:
         return handle_feature(vm, m);
+    case BULKHEAD__ENVELOPE__BODY_DISPVM_CREATE:
+        return dispvm_handle_create(vm, m);
     case BULKHEAD__ENVELOPE__BODY_AGENT_READY:
         /* an event: only rpc-router's count (busd checks the route) */
         if (!strcmp(m->src, "rpc-router"))

@@ -9,4 +9,8 @@
  * freed by the caller. */
 bool vm_dispatch(struct vm *vm, bus_msg *m);
 
+/* VolumeCreate for a new qube Q (a DispVM's root follows its disposable
+ * template's template).  -1 with one line in ERR (400 bytes). */
+int vm_volumes_create(struct vm *vm, struct qube *q, char *err);
+
 #endif

@@ -5,6 +5,7 @@
  * (pidfds), deadlines. */
 #include "api.h"
 #include "backend_xen.h"
+#include "dispvm.h"
 #include "ns_seccomp.h"
 #include "spawner.h"
 #include "vm.h"
@@ -158,6 +159,11 @@ static void loop(struct vm *vm)
     while (!stopping) {
         now = bus_now_ms();
         next = vm_deadlines(vm, now);
+        {
+            uint64_t d = dispvm_tick(vm, now);
+            if (d && (!next || d < next))
+                next = d;
+        }
         timeout = next ? (int)(next - now) + 1 : -1;
         n = fill_poll(vm, p, owner);
         if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR)

@@ -2,6 +2,7 @@
  * through vm_step(), i.e. through the table in lifecycle.c. */
 #include "vm.h"
 
+#include "dispvm.h"
 
 #include "lib/log.h"
 
@@ -510,6 +511,7 @@ void vm_agent_ready(struct vm *vm, const char *name, unsigned qid)
     }
     vm_step(vm, q, QI_READY);
     settle_waiters(vm, q, false);
+    dispvm_ready(vm, q);
 }
 
 /* ---- stop ------------------------------------------------------------------- */
@@ -692,6 +694,7 @@ void vm_exited(struct vm *vm, struct qube *q)
     release_volumes(vm, q, true);
     vm_step(vm, q, crashed ? QI_RELEASED : QI_EXITED);
     settle_waiters(vm, q, true);
+    dispvm_exited(vm, q);
     auto_cleanup(vm, q);
 }
 
