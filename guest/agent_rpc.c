@@ -174,11 +174,12 @@ void agent_call_answer(struct agent *a, const struct guest_frame *f)
     struct agent_calls *k = a->calls;
     uint8_t pkt[GUEST_CALL_ANSWER_MAX];
     char msg[GUEST_MAX_FAIL_MSG];
+    uint8_t token[GUEST_RPC_TOKEN_SIZE];
     uint32_t id, domain, port, code;
 
     if (f->type == GUEST_MSG_SERVICE_CONNECT) {
         if (guest_validate_service_connect(f->untrusted_payload, f->len, &id,
-                                           &domain, &port) < 0)
+                                           &domain, &port, token) < 0)
             return log_warnx("dom0: bad SERVICE_CONNECT");
     } else if (guest_validate_service_refused(f->untrusted_payload, f->len,
                                               &id, &code, msg) < 0)
@@ -192,7 +193,8 @@ void agent_call_answer(struct agent *a, const struct guest_frame *f)
         guest_put_u32(pkt + 1, (uint32_t)vchan_own_domain());
         guest_put_u32(pkt + 5, domain);
         guest_put_u32(pkt + 9, port);
-        return answer(k, i, pkt, 13);
+        memcpy(pkt + 13, token, GUEST_RPC_TOKEN_SIZE);
+        return answer(k, i, pkt, GUEST_CALL_CONNECT_SIZE);
     }
     /* The caller went away meanwhile: the handler's channel times out. */
 }
@@ -236,9 +238,13 @@ static pid_t start_handler(struct agent *a, const struct guest_run *r,
     const char *arg = guest_service_split(r->service, name);
     char *env[] = {a->qube_env, env_buf[0], env_buf[1], env_buf[2],
                    env_buf[3], env_buf[4], NULL};
-    struct exec_spec spec = {pw, argv, env, AGENT_CONNECT_TIMEOUT_MS};
+    struct exec_spec spec = {pw, argv, env, AGENT_CONNECT_TIMEOUT_MS,
+                             r->token};
     struct vchan *v;
 
+    /* The caller is another qube, unmapped in our user namespace: the
+     * token authenticates it (vchan.h). */
+    vchan_set_foreign_peers(1);
     snprintf(env_buf[0], sizeof(env_buf[0]), "QREXEC_REMOTE_DOMAIN=%s",
              r->source);
     snprintf(env_buf[1], sizeof(env_buf[1]), "QREXEC_SERVICE_ARGUMENT=%s",

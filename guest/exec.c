@@ -39,6 +39,9 @@ struct exec_session {
     bool exit_queued;
     const char *error;        /* protocol error or lost client */
     uint64_t deadline;        /* for the client's HELLO; 0: none */
+    bool want_token;          /* RPC: the client's first bytes */
+    uint8_t token[GUEST_RPC_TOKEN_SIZE], token_in[GUEST_RPC_TOKEN_SIZE];
+    size_t token_have;
 };
 
 int exec_status_code(int wstatus)
@@ -209,6 +212,32 @@ static void handle_frame(struct exec_session *s, const struct guest_frame *f)
     s->stdin_off = 0;
 }
 
+/* RPC: the first bytes must be the call's token; compared in full
+ * whatever the first difference (no timing oracle).  True once it came. */
+static bool token_checked(struct exec_session *s)
+{
+    uint8_t diff = 0;
+    int n;
+
+    while (s->want_token && !s->error) {
+        n = gchan_read(s->c, s->token_in + s->token_have,
+                       GUEST_RPC_TOKEN_SIZE - s->token_have);
+        if (n < 0)
+            s->error = "exec client went away";
+        if (n <= 0)
+            return false;
+        s->token_have += (size_t)n;
+        if (s->token_have < GUEST_RPC_TOKEN_SIZE)
+            continue;
+        for (size_t i = 0; i < GUEST_RPC_TOKEN_SIZE; i++)
+            diff |= (uint8_t)(s->token[i] ^ s->token_in[i]);
+        if (diff)
+            s->error = "wrong call token";
+        s->want_token = false;
+    }
+    return !s->error;
+}
+
 /* Reads frames while there is no undelivered stdin. */
 static void read_channel(struct exec_session *s)
 {
@@ -217,6 +246,8 @@ static void read_channel(struct exec_session *s)
     size_t want;
     int n;
 
+    if (!token_checked(s))
+        return;
     while (!s->error && s->stdin_len == 0) {
         want = guest_reader_want(s->rd, &dst);
         if (want > 0) {
@@ -395,6 +426,10 @@ struct exec_session *exec_session_start(struct gchan *c,
     gchan_queue(c, hello, guest_encode_hello(hello));
     if (spec->connect_timeout_ms > 0)
         s->deadline = now_ms() + (uint64_t)spec->connect_timeout_ms;
+    if (spec->token) {
+        s->want_token = true;
+        memcpy(s->token, spec->token, GUEST_RPC_TOKEN_SIZE);
+    }
     /* The command starts at once, while the client is still being told
      * where to connect: its start-up overlaps that round trip.  Its
      * output waits in the (bounded) queue; a client that never comes

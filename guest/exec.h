@@ -22,6 +22,10 @@ struct exec_spec {
     /* Give up when the client has not connected and said hello by then
      * (ms, 0 = wait forever): the command is then never started. */
     int connect_timeout_ms;
+    /* Qube-to-qube RPC: the client must send these GUEST_RPC_TOKEN_SIZE
+     * bytes before anything else (proto/guest.h SERVICE_RUN); NULL: no
+     * token (dom0's `bulkhead run`). */
+    const uint8_t *token;
 };
 
 /* The session as events, for a process serving many (the agent):

@@ -97,12 +97,14 @@ int guest_encode_service_call(const struct guest_call *c, uint8_t *out,
 }
 
 size_t guest_encode_service_connect(uint8_t *out, uint32_t call_id,
-                                    uint32_t domain, uint32_t port)
+                                    uint32_t domain, uint32_t port,
+                                    const uint8_t *token)
 {
     put_hdr(out, GUEST_MSG_SERVICE_CONNECT, GUEST_SERVICE_CONNECT_SIZE);
     guest_put_u32(out + 8, call_id);
     guest_put_u32(out + 12, domain);
     guest_put_u32(out + 16, port);
+    memcpy(out + 20, token, GUEST_RPC_TOKEN_SIZE);
     return GUEST_HDR_SIZE + GUEST_SERVICE_CONNECT_SIZE;
 }
 
@@ -138,9 +140,10 @@ int guest_encode_service_run(const struct guest_run *r, uint8_t *out,
     guest_put_u32(p + 12, (uint32_t)ul);
     guest_put_u32(p + 16, (uint32_t)sl);
     guest_put_u32(p + 20, (uint32_t)ol);
-    memcpy(p + 24, r->user, ul);
-    memcpy(p + 24 + ul, r->service, sl);
-    memcpy(p + 24 + ul + sl, r->source, ol);
+    memcpy(p + 24, r->token, GUEST_RPC_TOKEN_SIZE);
+    memcpy(p + 40, r->user, ul);
+    memcpy(p + 40 + ul, r->service, sl);
+    memcpy(p + 40 + ul + sl, r->source, ol);
     *outlen = GUEST_HDR_SIZE + GUEST_SERVICE_RUN_FIXED_SIZE + ul + sl + ol;
     return 0;
 }
@@ -186,7 +189,7 @@ int guest_validate_service_call(const uint8_t *untrusted, uint32_t len,
 
 int guest_validate_service_connect(const uint8_t *untrusted, uint32_t len,
                                    uint32_t *call_id, uint32_t *domain,
-                                   uint32_t *port)
+                                   uint32_t *port, uint8_t *token)
 {
     uint32_t d, p;
 
@@ -200,6 +203,7 @@ int guest_validate_service_connect(const uint8_t *untrusted, uint32_t len,
     *call_id = guest_get_u32(untrusted);
     *domain = d;
     *port = p;
+    memcpy(token, untrusted + 12, GUEST_RPC_TOKEN_SIZE);
     return 0;
 }
 
@@ -246,10 +250,11 @@ int guest_validate_service_run(const uint8_t *untrusted, uint32_t len,
         r->port < GUEST_EXEC_PORT_FIRST || r->port > GUEST_EXEC_PORT_LAST ||
         r->peer_domain > GUEST_MAX_DOMAIN)
         return -1;
-    if (take_str(untrusted, len, 24, ul, r->user, sizeof(r->user)) < 0 ||
-        take_str(untrusted, len, 24 + ul, sl, r->service,
+    memcpy(r->token, untrusted + 24, GUEST_RPC_TOKEN_SIZE);
+    if (take_str(untrusted, len, 40, ul, r->user, sizeof(r->user)) < 0 ||
+        take_str(untrusted, len, 40 + ul, sl, r->service,
                  sizeof(r->service)) < 0 ||
-        take_str(untrusted, len, 24 + ul + sl, ol, r->source,
+        take_str(untrusted, len, 40 + ul + sl, ol, r->source,
                  sizeof(r->source)) < 0)
         return -1;
     if (!guest_user_is_valid(r->user, ul) ||

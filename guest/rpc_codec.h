@@ -27,6 +27,7 @@ struct guest_run {
     char user[GUEST_MAX_USER];
     char service[GUEST_MAX_RPC_SERVICE];
     char source[32];
+    uint8_t token[GUEST_RPC_TOKEN_SIZE];
 };
 
 /* Service names as Qubes' qrexec accepts them: SERVICE is
@@ -45,7 +46,8 @@ const char *guest_service_split(const char *full, char *name);
 int guest_encode_service_call(const struct guest_call *c, uint8_t *out,
                               size_t *outlen);
 size_t guest_encode_service_connect(uint8_t *out, uint32_t call_id,
-                                    uint32_t domain, uint32_t port);
+                                    uint32_t domain, uint32_t port,
+                                    const uint8_t *token);
 size_t guest_encode_service_refused(uint8_t *out, uint32_t call_id,
                                     uint32_t code, const char *msg);
 int guest_encode_service_run(const struct guest_run *r, uint8_t *out,
@@ -60,7 +62,7 @@ int guest_validate_service_call(const uint8_t *untrusted, uint32_t len,
                                 struct guest_call *c, const char **why);
 int guest_validate_service_connect(const uint8_t *untrusted, uint32_t len,
                                    uint32_t *call_id, uint32_t *domain,
-                                   uint32_t *port);
+                                   uint32_t *port, uint8_t *token);
 /* MSG: GUEST_MAX_FAIL_MSG bytes; non-printable bytes become '?'. */
 int guest_validate_service_refused(const uint8_t *untrusted, uint32_t len,
                                    uint32_t *call_id, uint32_t *code,
@@ -72,10 +74,11 @@ int guest_validate_service_run(const uint8_t *untrusted, uint32_t len,
  * bulkhead-call connects to the agent's SOCK_SEQPACKET socket
  * (GUEST_CALL_SOCKET, or $BULKHEAD_AGENT_SOCK) and sends one packet: the
  * SERVICE_CALL payload with call_id 0.  The agent answers one packet:
- *   'C' u32 own_domain u32 domain u32 port    (13 bytes) connect
+ *   'C' u32 own_domain u32 domain u32 port token[16]   (29 bytes)
  *   'R' u32 code, text                         refused
  * then closes. */
 #define GUEST_CALL_SOCKET "/run/bulkhead/agent.sock"
 #define GUEST_CALL_ANSWER_MAX (1 + 8 + GUEST_MAX_FAIL_MSG)
+#define GUEST_CALL_CONNECT_SIZE (13 + GUEST_RPC_TOKEN_SIZE)
 
 #endif

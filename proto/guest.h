@@ -166,8 +166,12 @@ enum guest_msg_type {
     GUEST_MSG_SERVICE_CALL = 0x0400,
     /* dom0 -> agent (source side): allowed; the handler runs in domain
      * DOMAIN, which offers an exec channel on PORT to this qube: connect
-     * as vchan client and speak the exec stream (client side).
-     * Payload (12 bytes): u32 call_id, u32 domain, u32 port. */
+     * as vchan client, send the 16 TOKEN bytes, then speak the exec stream
+     * (client side).  Inside qubes the vchan rendezvous cannot tell one
+     * foreign qube from another (user namespaces), so the token, known
+     * only to dom0 and the two agents, is what lets the target's agent
+     * serve the caller and nobody else.
+     * Payload (28 bytes): u32 call_id, u32 domain, u32 port, token[16]. */
     GUEST_MSG_SERVICE_CONNECT = 0x0401,
     /* dom0 -> agent (source side): denied or failed.
      * Payload (>= 8 bytes): u32 call_id, u32 code (GUEST_RPC_E*), then
@@ -179,10 +183,13 @@ enum guest_msg_type {
      * /etc/bulkhead/rpc/SERVICE, as USER with QREXEC_REMOTE_DOMAIN=SOURCE,
      * QREXEC_SERVICE_ARGUMENT=ARG (and BULKHEAD_RPC_*).  Answered like EXEC:
      * EXEC_STARTED or EXEC_FAILED with the same request id.
-     * Payload (>= 24 bytes):
+     * The client must send TOKEN before its HELLO; any other first 16
+     * bytes close the channel (the handler gets SIGHUP, no input).
+     * Payload (>= 40 bytes):
      *   u32 request_id, u32 port, u32 peer_domain,
      *   u32 user_len (1..GUEST_MAX_USER-1), u32 service_len
      *   (1..GUEST_MAX_RPC_SERVICE-1), u32 source_len (1..31),
+     *   token[16] (random, one call),
      *   user, service, source bytes (no NULs), ending the payload. */
     GUEST_MSG_SERVICE_RUN = 0x0403,
     GUEST_MSG_RPC_FIRST = 0x0400,
@@ -217,9 +224,10 @@ enum guest_exec_error {
 #define GUEST_MAX_RPC_TARGET 64      /* incl. a NUL, as stored */
 #define GUEST_MAX_RPC_SERVICE 256    /* SERVICE+ARG incl. a NUL */
 #define GUEST_SERVICE_CALL_FIXED_SIZE 12
-#define GUEST_SERVICE_CONNECT_SIZE 12
+#define GUEST_RPC_TOKEN_SIZE 16
+#define GUEST_SERVICE_CONNECT_SIZE 28
 #define GUEST_SERVICE_REFUSED_FIXED_SIZE 8
-#define GUEST_SERVICE_RUN_FIXED_SIZE 24
+#define GUEST_SERVICE_RUN_FIXED_SIZE 40
 /* SERVICE_REFUSED codes. */
 enum guest_rpc_error {
     GUEST_RPC_EDENIED = 1,    /* the policy said no (or nobody said yes) */

@@ -100,6 +100,16 @@ void vchan_set_blocking(struct vchan *v, int blocking);
  * everything.  NULL is fine. */
 void vchan_close(struct vchan *v);
 
+/* Inside a qube (a user namespace) every other qube's uids are unmapped:
+ * SO_PEERCRED reports the overflow uid, so the shm rendezvous cannot tell
+ * which qube is at the other end.  With ON, such a peer is accepted where
+ * a qube (domain > 0) is expected; the caller must then authenticate it
+ * by other means (qube-to-qube RPC: a one-time token from dom0, see
+ * proto/guest.h SERVICE_RUN).  A server is still found only in its own
+ * domain's directory, which no other qube can write.  Process-wide; off
+ * by default. */
+void vchan_set_foreign_peers(int on);
+
 /* Diagnostics (shm transport; zeros for xen): how often this side found
  * its ring not ready and spun, how often the spin paid off, how often it
  * slept in the kernel, and how many wake-ups it sent the peer. */

@@ -25,9 +25,12 @@ static int ask_agent(const struct guest_call *c, uint8_t *ans, size_t cap,
     ssize_t n;
     int fd;
 
+    if (!guest_target_is_valid(c->target, strlen(c->target))) {
+        snprintf(err, errlen, "invalid target name '%s'", c->target);
+        return -1;
+    }
     if (guest_encode_service_call(c, frame, &flen) < 0) {
-        snprintf(err, errlen, "invalid target '%s' or service '%s'",
-                 c->target, c->service);
+        snprintf(err, errlen, "invalid service name '%s'", c->service);
         return -1;
     }
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s",
@@ -58,6 +61,7 @@ struct gchan *rpc_call_connect(const char *target, const char *service,
     uint8_t ans[GUEST_CALL_ANSWER_MAX];
     struct guest_call c = {0};
     char dom[16];
+    struct gchan *ch;
     struct vchan *v;
     int n;
 
@@ -78,19 +82,25 @@ struct gchan *rpc_call_connect(const char *target, const char *service,
         snprintf(err, errlen, "%s", (char *)ans + 5);
         return NULL;
     }
-    if (ans[0] != 'C' || n != 13) {
+    if (ans[0] != 'C' || n != GUEST_CALL_CONNECT_SIZE) {
         snprintf(err, errlen, "bad answer from the agent");
         return NULL;
     }
     /* Our own domain, for the vchan peer check, from the agent. */
     snprintf(dom, sizeof(dom), "%u", guest_get_u32(ans + 1));
     setenv("BULKHEAD_VCHAN_DOMID", dom, 1);
+    /* The target is unmapped in our user namespace; it is found in its
+     * own domain's directory, which only it can write (vchan.h). */
+    vchan_set_foreign_peers(1);
     v = vchan_client_init((int)guest_get_u32(ans + 5),
                           (int)guest_get_u32(ans + 9));
-    if (!v) {
+    if (!v || !(ch = gchan_from_vchan(v, CALL_OUT_CAP))) {
         snprintf(err, errlen, "cannot connect to the service: %s",
                  strerror(errno));
+        vchan_close(v);
         return NULL;
     }
-    return gchan_from_vchan(v, CALL_OUT_CAP);
+    /* The token first: the target's agent serves no one without it. */
+    gchan_queue(ch, ans + 13, GUEST_RPC_TOKEN_SIZE);
+    return ch;
 }

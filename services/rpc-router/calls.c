@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #define MAX_TARGETS 64
 
@@ -29,6 +30,7 @@ struct call {
     char targets[MAX_TARGETS][32];          /* ask: what may be picked */
     int ntargets;
     char default_target[32];
+    uint8_t token[GUEST_RPC_TOKEN_SIZE];   /* one call's secret */
 };
 
 struct calls {
@@ -70,8 +72,9 @@ static void finish(struct calls *k, struct call *c, uint32_t code,
     else
         log_info("call %s -> %s %s: connected to %s", c->source,
                  c->target_req, c->service, c->target);
-    router_call_answer(k->r, c->source, c->call_id, domain, port, code,
-                       msg ? msg : "");
+    router_call_answer(k->r, c->source, c->call_id, domain, port, c->token,
+                       code, msg ? msg : "");
+    memset(c->token, 0, sizeof(c->token));
     c->state = C_FREE;
 }
 
@@ -82,8 +85,15 @@ static void run(struct calls *k, struct call *c)
     char err[256];
     int code;
 
+    if (getrandom(c->token, sizeof(c->token), 0) !=
+        (ssize_t)sizeof(c->token)) {
+        finish(k, c, GUEST_RPC_ETARGET, "no randomness for the call token",
+               0, 0);
+        return;
+    }
     if (router_service_run(k->r, c->target, c->user, c->service, c->source,
-                           c->source_qid, c, &code, err, sizeof(err)) < 0) {
+                           c->source_qid, c->token, c, &code, err,
+                           sizeof(err)) < 0) {
         finish(k, c, GUEST_RPC_ETARGET, err, 0, 0);
         return;
     }
@@ -218,8 +228,8 @@ void calls_on_call(struct calls *k, const char *source, uint32_t qid,
         if (k->c[i].state == C_FREE)
             c = &k->c[i];
     if (!c) {
-        router_call_answer(k->r, source, call_id, 0, 0, GUEST_RPC_EBUSY,
-                           "too many calls in flight");
+        router_call_answer(k->r, source, call_id, 0, 0, NULL,
+                           GUEST_RPC_EBUSY, "too many calls in flight");
         return;
     }
     memset(c, 0, sizeof(*c));

@@ -282,8 +282,8 @@ uint32_t router_qid(struct router *r, const char *qube)
 }
 
 void router_call_answer(struct router *r, const char *qube, uint32_t call_id,
-                        uint32_t domain, uint32_t port, uint32_t code,
-                        const char *msg)
+                        uint32_t domain, uint32_t port, const uint8_t *token,
+                        uint32_t code, const char *msg)
 {
     struct rqube *q = find(r, qube, NULL);
     uint8_t frame[GUEST_RPC_FRAME_MAX];
@@ -294,15 +294,17 @@ void router_call_answer(struct router *r, const char *qube, uint32_t call_id,
     if (q->ncalls > 0)
         q->ncalls--;
     len = code ? guest_encode_service_refused(frame, call_id, code, msg)
-               : guest_encode_service_connect(frame, call_id, domain, port);
+               : guest_encode_service_connect(frame, call_id, domain, port,
+                                              token);
     if (queue(q, frame, len) < 0)
         qube_drop(r, q, "control channel broken", true);
 }
 
 int router_service_run(struct router *r, const char *target,
                        const char *user, const char *service,
-                       const char *source, uint32_t source_qid, void *cookie,
-                       int *code, char *err, size_t errlen)
+                       const char *source, uint32_t source_qid,
+                       const uint8_t *token, void *cookie, int *code,
+                       char *err, size_t errlen)
 {
     struct rqube *q = find(r, target, NULL);
     struct guest_run run = {0};
@@ -322,6 +324,7 @@ int router_service_run(struct router *r, const char *target,
     snprintf(run.user, sizeof(run.user), "%s", user && *user ? user : "user");
     snprintf(run.service, sizeof(run.service), "%s", service);
     snprintf(run.source, sizeof(run.source), "%s", source);
+    memcpy(run.token, token, GUEST_RPC_TOKEN_SIZE);
     if (guest_encode_service_run(&run, frame, &len) < 0)
         return refuse(code, 3, err, errlen, "%s: invalid user or service",
                       target);

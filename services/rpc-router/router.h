@@ -75,15 +75,16 @@ int router_exec(struct router *r, const char *qube, const char *user,
  * PORT), else SERVICE_REFUSED{CODE, MSG}.  A qube that went away meanwhile
  * is ignored. */
 void router_call_answer(struct router *r, const char *qube, uint32_t call_id,
-                        uint32_t domain, uint32_t port, uint32_t code,
-                        const char *msg);
+                        uint32_t domain, uint32_t port, const uint8_t *token,
+                        uint32_t code, const char *msg);
 /* Starts SERVICE's handler in TARGET for the call of SOURCE (domain
  * SOURCE_QID), as router_exec: 0 (EXEC_DONE follows with COOKIE), or -1
  * with *CODE and ERR. */
 int router_service_run(struct router *r, const char *target,
                        const char *user, const char *service,
-                       const char *source, uint32_t source_qid, void *cookie,
-                       int *code, char *err, size_t errlen);
+                       const char *source, uint32_t source_qid,
+                       const uint8_t *token, void *cookie, int *code,
+                       char *err, size_t errlen);
 /* QID of an attached qube, 0 when not attached. */
 uint32_t router_qid(struct router *r, const char *qube);
 

@@ -1,0 +1,242 @@
+#!/bin/sh
+# Integration suite of qube-to-qube RPC (issue 6): real ns qubes under a
+# temp --root with busd, vm-manager, storage-manager, rpc-router, policyd.
+# bulkhead-call allowed / denied / asked (approved, denied, timed out) /
+# to a halted target (autostart=yes starts it, autostart=no refuses) /
+# @dispvm; file copy (tree of 1,000 files, nested dirs, empty files, a
+# 1 GiB sparse file), move, hostile streams, a sender killed mid-stream;
+# dom0's `bulkhead copy`; the prompt's 1-second rule.  Needs root.
+. "$(dirname "$0")/../lib.sh"
+
+has() { printf '%s\n' "$1" | grep -q -- "$2"; }
+state() { bh ls --format json | tr '{' '\n' | grep "\"name\":\"$1\"" |
+          sed 's/.*"state":"\([A-Za-z]*\)".*/\1/'; }
+is_state() { [ "$(state "$1")" = "$2" ]; }
+
+if [ "$(id -u)" != 0 ]; then
+    echo "# skipped: needs root (namespaces, cgroups, idmapped mounts)"
+    echo "0 passed, 0 failed"
+    exit 0
+fi
+
+tmproot
+# Private copies of the binaries (the build tree is shared), with the
+# directory of static in-qube tools vm-manager binds at /run/bulkhead/bin.
+mkdir -p "$ROOT/bin"
+for f in bulkhead bulkhead-launcher busd vm-manager storage-manager \
+         rpc-router policyd bulkhead-agent; do
+    cp "$BH_BIN/$f" "$ROOT/bin/" || { echo "missing $f"; exit 1; }
+done
+cp -r "$BH_BIN/guest" "$ROOT/bin/guest" || { echo "missing guest/"; exit 1; }
+chmod 755 "$ROOT/bin" "$ROOT/bin/guest"
+BH_BIN=$ROOT/bin
+LOG=$ROOT/launcher.log
+
+"$BH_TOP/scripts/prepare-root" "$ROOT" >/dev/null
+SVCD=$ROOT/etc/bulkhead/services.d
+for f in "$SVCD"/*.conf; do
+    case $(basename "$f") in
+    busd.conf | vm-manager.conf | storage-manager.conf | rpc-router.conf | \
+        policyd.conf) ;;
+    *) rm -f "$f" ;;
+    esac
+done
+echo "rpc_ask_timeout_s = 4" >>"$ROOT/etc/bulkhead/bulkhead.conf"
+cat >"$ROOT/etc/bulkhead/policy.d/10-test.policy" <<'EOF'
+test.Echo       +allow  work    other   allow
+test.Echo       +allow  work    sleepy  allow
+test.Echo       +allow  work    lazy    allow autostart=no
+test.Echo       +deny   work    other   deny
+test.Echo       +ask    work    other   ask default_target=other
+test.Echo       +root   work    other   allow user=root
+test.Echo       +disp   work    @dispvm allow
+test.Nope       *       work    other   allow
+qubes.Filecopy  *       work    other   allow
+qubes.Filecopy  *       other   work    deny
+EOF
+
+qube_cleanup() {
+    for r in "$ROOT"/run/bulkhead/qubes/*.pid; do
+        [ -e "$r" ] || continue
+        kill -9 "$(awk '$1 == "pid" {print $3}' "$r")" 2>/dev/null
+    done
+    sleep 0.2
+    for d in /sys/fs/cgroup/*/"$CG_GROUP" /sys/fs/cgroup/"$CG_GROUP"; do
+        [ -n "$CG_GROUP" ] && [ -d "$d" ] || continue
+        for q in "$d"/*/; do
+            [ -d "$q" ] && xargs -r kill -9 <"$q/cgroup.procs" 2>/dev/null
+            for _ in 1 2 3 4 5 6 7 8 9 10; do
+                [ -d "$q" ] && ! rmdir "$q" 2>/dev/null && sleep 0.1
+            done
+        done
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            [ -d "$d" ] && ! rmdir "$d" 2>/dev/null && sleep 0.1
+        done
+    done
+    return 0
+}
+CG_GROUP=""
+at_cleanup qube_cleanup
+"$BH_BIN/bulkhead-launcher" --root "$ROOT" >>"$LOG" 2>&1 &
+LAUNCHER_PID=$!
+track_pid "$LAUNCHER_PID"
+check "the system boots (busd, storage, rpc-router, policyd, vm-manager)" \
+    wait_for 20 all_services_up
+
+# --- a template with an echo service -----------------------------------------
+bh template install minimal >/dev/null
+bh start minimal >/dev/null
+bh run -u root minimal -- sh -c '
+    printf "#!/bin/sh\necho \"from=\$QREXEC_REMOTE_DOMAIN arg=\$QREXEC_SERVICE_ARGUMENT user=\$(id -un)\"\nexec cat\n" \
+        > /etc/bulkhead/rpc/test.Echo
+    chmod 755 /etc/bulkhead/rpc/test.Echo' >/dev/null
+check "the template ships the qubes.Filecopy handler" \
+    bh run minimal -- test -x /etc/bulkhead/rpc/qubes.Filecopy
+bh shutdown --wait minimal >/dev/null
+for q in work other sleepy lazy; do
+    bh create $q --template minimal --label blue >/dev/null
+done
+bh start work >/dev/null
+bh start other >/dev/null
+CG_GROUP=$(awk '$1 == "cgroup_group" {print $3}' \
+    "$ROOT/run/bulkhead/qubes/work.pid")
+check "the in-qube tools are at /run/bulkhead/bin" \
+    bh run work -- test -x /run/bulkhead/bin/bulkhead-call
+
+# --- calls ----------------------------------------------------------------------
+call() { # call SOURCE TARGET SERVICE [STDIN]: stdout+stderr, status in $rc
+    out=$(printf '%s' "${4:-}" | bh run -p "$1" -- bulkhead-call "$2" "$3" 2>&1)
+    rc=$?
+}
+call work other test.Echo+allow "ping"
+check "allowed call: handler output and stdin echoed (got: $out)" \
+    [ "$out" = "from=work arg=allow user=user
+ping" ]
+check "allowed call exits 0" [ "$rc" = 0 ]
+call work other test.Echo+deny
+check "denied call exits 126 (got $rc)" [ "$rc" = 126 ]
+check "denied call says so in one line ($out)" has "$out" "refused: denied by policy"
+call work other test.Nope
+check "a service without handler is refused ($rc: $out)" \
+    has "$out" "no handler for test.Nope"
+call work other test.Echo+root
+check "user= from the policy (got: $out)" has "$out" "user=root"
+call work nosuch test.Echo+allow
+check "a call to a qube that does not exist is refused (126)" [ "$rc" = 126 ]
+call work other 'bad/name'
+check "an invalid service name is refused ($out)" [ "$rc" = 126 ]
+call work @dispvm test.Echo+disp
+check "@dispvm without disposables: refused, 126 ($out)" [ "$rc" = 126 ]
+check "no qube was left behind by @dispvm" \
+    [ "$(bh ls | grep -c disp)" = 0 ]
+
+# autostart: a halted target is started for the call; autostart=no refuses.
+check "sleepy is Halted" is_state sleepy Halted
+call work sleepy test.Echo+allow "wake"
+check "a call to a halted target starts it (autostart) ($out)" \
+    [ "$out" = "from=work arg=allow user=user
+wake" ]
+check "sleepy is Running after the call" is_state sleepy Running
+call work lazy test.Echo+allow
+check "autostart=no and halted: refused ($rc: $out)" [ "$rc" = 126 ]
+check "lazy stays Halted" is_state lazy Halted
+
+# 1 MiB through a call, both ways.
+n=$(bh run work -- sh -c 'head -c 1048576 /dev/zero | bulkhead-call other test.Echo+allow | wc -c')
+check "1 MiB through a call ($n bytes back, with the greeting line)" \
+    [ "$n" = 1048606 ]
+
+# --- ask -------------------------------------------------------------------------
+# No prompt agent: nobody answers, the ask times out (4 s) = deny.
+t0=$(date +%s)
+call work other test.Echo+ask
+t1=$(date +%s)
+check "asked and not answered: denied ($rc: $out)" \
+    has "$out" "nobody answered in time"
+check "the ask waited for the timeout ($((t1 - t0)) s)" [ $((t1 - t0)) -ge 4 ]
+
+# A prompt agent that says yes (after its 1-second guard).
+(sleep 2; printf "y\n") | bh prompt --once --no-tty >"$ROOT/prompt.out" 2>&1 &
+PP=$!
+sleep 0.5
+call work other test.Echo+ask "approved"
+wait $PP
+check "asked and approved: the call goes through ($out)" \
+    has "$out" "approved"
+check "the prompt showed source, service, argument and targets" \
+    sh -c "grep -q 'work wants to call test.Echo+ask' '$ROOT/prompt.out' &&
+           grep -q 'argument: ask' '$ROOT/prompt.out' &&
+           grep -q 'allowed targets: other' '$ROOT/prompt.out'"
+# Enter within the first second is ignored; the timeout then denies.
+(printf 'y\n') | bh prompt --once --no-tty >"$ROOT/prompt2.out" 2>&1 &
+PP=$!
+sleep 0.5
+call work other test.Echo+ask
+wait $PP
+check "a reflexive answer in the first second does not approve ($out)" \
+    [ "$rc" = 126 ]
+(sleep 2.2; printf "n\n") | bh prompt --once --no-tty >/dev/null 2>&1 &
+PP=$!
+sleep 0.5
+call work other test.Echo+ask
+wait $PP
+check "asked and refused by the user ($out)" has "$out" "denied by the user"
+
+# --- file copy ----------------------------------------------------------------------
+bh run work -- sh -c '
+    mkdir -p tree/a/b/c && cd tree &&
+    i=0; while [ $i -lt 1000 ]; do
+        d=a; [ $((i % 3)) = 1 ] && d=a/b; [ $((i % 3)) = 2 ] && d=a/b/c
+        echo "file $i" > $d/f$i; i=$((i + 1)); done &&
+    : > empty1 && : > a/empty2 && truncate -s 1G sparse &&
+    echo tail >> sparse' >/dev/null
+out=$(bh run work -- bulkhead-copy other tree 2>&1); rc=$?
+check "bulkhead-copy other tree exits 0 ($rc: $out)" [ "$rc" = 0 ]
+n=$(bh run other -- sh -c 'find QubesIncoming/work/tree -type f | wc -l')
+check "1,000 files + 2 empty + the sparse file arrived ($n)" [ "$n" = 1003 ]
+check "contents match (a/b/c/f998)" \
+    [ "$(bh run other -- cat QubesIncoming/work/tree/a/b/c/f998)" = "file 998" ]
+sz=$(bh run other -- stat -c %s QubesIncoming/work/tree/sparse)
+check "the 1 GiB sparse file has its size ($sz)" [ "$sz" = 1073741829 ]
+check "and its tail" \
+    [ "$(bh run other -- tail -c 5 QubesIncoming/work/tree/sparse)" = tail ]
+out=$(bh run work -- bulkhead-copy other tree 2>&1); rc=$?
+check "copying again: the receiver refuses (exists) and says so ($rc: $out)" \
+    has "$out" "receiver refused"
+out=$(bh run other -- bulkhead-copy work QubesIncoming 2>&1); rc=$?
+check "copy denied by policy: 126 and one line ($out)" \
+    [ "$rc" = 126 ] && has "$out" "refused: denied by policy"
+
+bh run work -- sh -c 'echo moved > m1; mkdir md; echo x > md/y' >/dev/null
+out=$(bh run work -- bulkhead-move other m1 md 2>&1); rc=$?
+check "bulkhead-move exits 0 ($out)" [ "$rc" = 0 ]
+check "move: the originals are gone" bh run work -- sh -c '! test -e m1 && ! test -e md'
+check "move: the files arrived" \
+    [ "$(bh run other -- cat QubesIncoming/work/md/y)" = x ]
+bh run work -- sh -c 'echo keep > k1' >/dev/null
+bh run work -- sh -c 'echo dup > m1' >/dev/null
+bh run work -- bulkhead-move other m1 >/dev/null 2>&1
+check "a failed move keeps its originals" bh run work -- test -e m1
+
+# dom0 for scripts.
+out=$(bh copy work other k1 2>&1); rc=$?
+check "bulkhead copy work other k1 ($rc: $out)" [ "$rc" = 0 ]
+check "it arrived" [ "$(bh run other -- cat QubesIncoming/work/k1)" = keep ]
+
+# A hostile stream: the sender is not bulkhead-pack.  The refusal reaches
+# the source, nothing outside QubesIncoming/work is touched.
+out=$(bh run work -- sh -c 'printf "garbage stream" | bulkhead-call other qubes.Filecopy' 2>&1); rc=$?
+check "a garbage stream is refused with the receiver's message ($rc: $out)" \
+    [ "$rc" != 0 ] && has "$out" "bulkhead-unpack"
+check "nothing outside QubesIncoming/work" \
+    [ "$(bh run other -- ls QubesIncoming)" = work ]
+
+# The sender killed mid-stream: no partial file visible.
+bh run work -- sh -c 'head -c 300000000 /dev/urandom > big' >/dev/null
+bh run work -- sh -c 'bulkhead-copy other big & p=$!; sleep 0.3; kill -9 $p; pkill -9 -x bulkhead-pack; true' >/dev/null 2>&1
+sleep 1
+out=$(bh run other -- sh -c 'ls -a QubesIncoming/work | grep -c big')
+check "a sender killed mid-stream leaves no file named big ($out)" [ "$out" = 0 ]
+
+bh shutdown --wait work other sleepy >/dev/null 2>&1
+finish
