@@ -5,7 +5,8 @@
 # tarball that AppVMs then run on, volume list/info/revisions, revert
 # (refused while running, then restoring the earlier private state),
 # revisions_to_keep 0, and a kill -9 of storage-manager while a qube runs
-# (its session survives and is committed at the next release).  Needs root.
+# (its session survives and is committed at the next release), and a
+# template root revert reaching AppVMs at their restart.  Needs root.
 . "$(dirname "$0")/../lib.sh"
 
 has() { printf '%s\n' "$1" | grep -q -- "$2"; }
@@ -127,6 +128,21 @@ check "one layer left ($out)" test "$out" = 1
 bh start work >/dev/null
 out=$(bh run work -- cat /home/user/notes.txt 2>&1)
 check "the merged state is what the qube saw: $out" test "$out" = one
+
+# --- reverting a template's root: AppVMs boot on the previous software ----
+check "start the template" bh start minimal
+bh run minimal --user root -- sh -c 'echo v2 > /usr/bin/newtool' >/dev/null
+check "shutdown the template" bh shutdown minimal --wait
+bh shutdown work --wait >/dev/null 2>&1
+bh start work >/dev/null
+out=$(bh run work -- cat /usr/bin/newtool 2>&1)
+check "an AppVM started after the commit has the new software: $out" \
+    test "$out" = v2
+bh shutdown work --wait >/dev/null
+check "revert minimal:root" bh volume revert minimal:root
+bh start work >/dev/null
+check_fails "after its restart the AppVM runs the previous software" \
+    bh run work -- test -e /usr/bin/newtool
 
 # --- kill -9 of storage-manager while the qube runs ------------------------
 bh run work -- sh -c 'echo three > ~/notes.txt' >/dev/null
