@@ -629,36 +629,6 @@ int vm_pause(struct vm *vm, struct qube *q, bool pause, int *code, char *err,
     return 0;
 }
 
-/* A disposable with auto_cleanup goes (volumes and entry) once halted,
- * as in Qubes.  Q is freed. */
-static void auto_cleanup(struct vm *vm, struct qube *q)
-{
-    Bulkhead__VolumeRemove r = BULKHEAD__VOLUME_REMOVE__INIT;
-    bus_msg m = BULKHEAD__ENVELOPE__INIT;
-    struct qube *gone;
-    char err[300];
-    int code;
-
-    if (q->klass != QC_DISPVM || q->state != QS_HALTED ||
-        !qubedb_bool(&vm->db, q, P_AUTO_CLEANUP))
-        return;
-    r.qube = q->name;
-    m.body_case = BULKHEAD__ENVELOPE__BODY_VOLUME_REMOVE;
-    m.volume_remove = &r;
-    if (call_noreply(vm, "storage-manager", &m, err, sizeof(err)) < 0 ||
-        !(gone = qube_clone(q))) {
-        log_warnx("%s: auto_cleanup: %s", q->name, err);
-        return;
-    }
-    free(q->rt);
-    q->rt = NULL;
-    if (qubedb_remove(&vm->db, gone->name, &code, err, sizeof(err)) < 0)
-        log_warnx("%s: auto_cleanup: %s", gone->name, err);
-    else
-        vm_event(vm, gone, "domain-remove", "auto_cleanup");
-    qube_free(gone);
-}
-
 void vm_apply_limits(struct vm *vm, struct qube *q)
 {
     struct qube_rt *rt = q->rt;
@@ -695,7 +665,6 @@ void vm_exited(struct vm *vm, struct qube *q)
     vm_step(vm, q, crashed ? QI_RELEASED : QI_EXITED);
     settle_waiters(vm, q, true);
     dispvm_exited(vm, q);
-    auto_cleanup(vm, q);
 }
 
 uint64_t vm_deadlines(struct vm *vm, uint64_t now)
@@ -762,9 +731,6 @@ void vm_adopt_all(struct vm *vm)
             release_volumes(vm, q, true);
         }
     }
-    /* Halted disposables left by a crash or a restart go now. */
-    for (size_t i = vm->db.count; i > 0; i--)
-        auto_cleanup(vm, vm->db.qubes[i - 1]);
 }
 
 void vm_autostart(struct vm *vm)

@@ -71,7 +71,8 @@ void vm_apply_limits(struct vm *vm, struct qube *q);
  * request (QubeAttach). */
 void vm_peer_reply(struct vm *vm, const bus_msg *m);
 void vm_agent_ready(struct vm *vm, const char *qube, unsigned qid);
-/* Init of Q exited; a DispVM with auto_cleanup is then removed (Q freed). */
+/* Init of Q exited (halted auto_cleanup disposables are removed by
+ * dispvm_tick() on the next loop turn). */
 void vm_exited(struct vm *vm, struct qube *q);
 /* Deadlines passed by NOW; returns the next deadline (0 = none). */
 uint64_t vm_deadlines(struct vm *vm, uint64_t now);

@@ -247,7 +247,7 @@ bh shutdown --wait work >/dev/null
 # --- disposables ---------------------------------------------------------------------
 bh create dvm --template minimal --label red --prop template_for_dispvms=true \
     --prop netvm=none >/dev/null
-d=$(bh create --class DispVM --template dvm --prop auto_cleanup=true)
+d=$(bh create --class DispVM --template dvm)
 check "a DispVM created without a name gets one ($d)" \
     sh -c "echo '$d' | grep -qx 'disp[0-9]*'"
 check "  ... inherits its template's label" [ "$(bh prefs "$d" label)" = red ]
@@ -255,7 +255,11 @@ check "  ... starts and runs" sh -c \
     "$BH_BIN/bulkhead --root $ROOT start $d &&
      [ \"\$($BH_BIN/bulkhead --root $ROOT run $d -- echo disp)\" = disp ]"
 check "  ... shutdown --wait" bh shutdown --wait "$d"
-check "  ... and it is gone (auto_cleanup)" wait_for 10 sh -c \
+check "  ... a named disposable stays (no auto_cleanup)" \
+    sh -c "$BH_BIN/bulkhead --root $ROOT ls | grep -q '^$d '"
+check "  ... remove" bh remove "$d"
+d=$(bh create --class DispVM --template dvm --prop auto_cleanup=true)
+check "a halted auto_cleanup disposable goes away ($d)" wait_for 10 sh -c \
     "! $BH_BIN/bulkhead --root $ROOT ls | grep -q '^$d '"
 check_fails "auto_cleanup is for DispVMs only" \
     bh create notdisp --template minimal --label red --prop auto_cleanup=true
