@@ -89,10 +89,18 @@ pid_t agent_spawn_session(struct agent *a, const struct guest_exec *e,
 static void session_remove(struct agent *a, int i)
 {
     struct agent_session *as = &a->sessions[i];
+    uint8_t frame[GUEST_HDR_SIZE + 8];
+    int st = -1;
 
     if (as->s)
-        exec_session_end(as->s);
+        st = exec_session_end(as->s);
     gchan_close(as->c);
+    /* dom0 ends a disposable target when its call is over. */
+    if (as->rpc_id && a->ctl &&
+        gchan_queue(a->ctl, frame, guest_encode_u32x2(
+                        frame, GUEST_MSG_SERVICE_ENDED, as->rpc_id,
+                        st < 0 ? 0xffffffffu : (uint32_t)st)) < 0)
+        log_warnx("control queue full: SERVICE_ENDED dropped");
     a->sessions[i] = a->sessions[--a->nsessions];
 }
 
@@ -182,6 +190,7 @@ static void handle_exec(struct agent *a, const struct guest_frame *f)
                                sizeof(msg))) < 0)
         exec_failed(a, e.request_id, err, msg);
     else {
+        a->sessions[a->nsessions].rpc_id = 0;
         a->sessions[a->nsessions++].pid = pid;
         reply(a, frame, guest_encode_u32x2(frame, GUEST_MSG_EXEC_STARTED,
                                            e.request_id, (uint32_t)pid));

@@ -27,6 +27,7 @@ struct agent_session {
     pid_t pid;                  /* the command (its process group) */
     struct exec_session *s;     /* NULL for a test stub's entries */
     struct gchan *c;
+    uint32_t rpc_id;            /* SERVICE_RUN request id; 0: an EXEC */
 };
 
 /* How an EXEC becomes a running session: the default offers the exec

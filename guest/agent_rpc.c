@@ -304,6 +304,7 @@ void agent_service_run(struct agent *a, const struct guest_frame *f)
                  strerror(errno ? errno : EIO));
         return run_failed(a, r.request_id, GUEST_EXEC_ECHANNEL, msg);
     }
+    a->sessions[a->nsessions].rpc_id = r.request_id;
     a->sessions[a->nsessions++].pid = pid;
     if (gchan_queue(a->ctl, frame,
                     guest_encode_u32x2(frame, GUEST_MSG_EXEC_STARTED,

@@ -25,6 +25,7 @@ const char *guest_msg_name(uint32_t type)
     case GUEST_MSG_SERVICE_CONNECT: return "SERVICE_CONNECT";
     case GUEST_MSG_SERVICE_REFUSED: return "SERVICE_REFUSED";
     case GUEST_MSG_SERVICE_RUN: return "SERVICE_RUN";
+    case GUEST_MSG_SERVICE_ENDED: return "SERVICE_ENDED";
     default: return "unknown";
     }
 }
@@ -71,6 +72,9 @@ static int size_rule(uint32_t type, uint32_t *min, uint32_t *max)
     case GUEST_MSG_SERVICE_CONNECT:
         *min = *max = GUEST_SERVICE_CONNECT_SIZE;
         return 1;
+    case GUEST_MSG_SERVICE_ENDED:
+        *min = *max = 8;
+        return 1;
     case GUEST_MSG_SERVICE_REFUSED:
         *min = GUEST_SERVICE_REFUSED_FIXED_SIZE;
         *max = GUEST_SERVICE_REFUSED_FIXED_SIZE + GUEST_MAX_FAIL_MSG - 1;
@@ -95,7 +99,8 @@ static bool allowed(enum guest_receiver rx, uint32_t type)
     case GUEST_RX_DOM0_CONTROL:
         return type == GUEST_MSG_EXEC_STARTED ||
                type == GUEST_MSG_EXEC_FAILED || type == GUEST_MSG_PING ||
-               type == GUEST_MSG_PONG || type == GUEST_MSG_SERVICE_CALL;
+               type == GUEST_MSG_PONG || type == GUEST_MSG_SERVICE_CALL ||
+               type == GUEST_MSG_SERVICE_ENDED;
     case GUEST_RX_AGENT_CONTROL:
         return type == GUEST_MSG_EXEC || type == GUEST_MSG_SHUTDOWN ||
                type == GUEST_MSG_PING || type == GUEST_MSG_PONG ||

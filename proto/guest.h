@@ -192,6 +192,12 @@ enum guest_msg_type {
      *   token[16] (random, one call),
      *   user, service, source bytes (no NULs), ending the payload. */
     GUEST_MSG_SERVICE_RUN = 0x0403,
+    /* agent -> dom0 (target side): the handler started by SERVICE_RUN
+     * REQUEST_ID ended (its session is over: the channel is closed).  dom0
+     * ends a disposable target then.  Payload (8 bytes): u32 request_id,
+     * u32 status (as EXIT_CODE; 0xffffffff when the caller never came or
+     * broke the channel). */
+    GUEST_MSG_SERVICE_ENDED = 0x0404,
     GUEST_MSG_RPC_FIRST = 0x0400,
     GUEST_MSG_RPC_LAST = 0x04ff,
 };

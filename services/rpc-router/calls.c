@@ -14,7 +14,18 @@
 
 #define MAX_TARGETS 64
 
-enum cstate { C_FREE, C_POLICY, C_ASK, C_START, C_WAIT_READY, C_RUN };
+enum cstate { C_FREE, C_POLICY, C_ASK, C_START, C_DISP, C_WAIT_READY,
+              C_RUN };
+
+/* A disposable serving a call: killed when its handler ends (vm-manager
+ * then removes it). */
+struct disp {
+    bool used;
+    char name[64];
+    uint32_t run_id;            /* the SERVICE_RUN in it */
+    uint64_t kill_id;           /* our QubeKill, once sent */
+};
+#define MAX_DISPS 64
 
 struct call {
     enum cstate state;
@@ -31,6 +42,8 @@ struct call {
     int ntargets;
     char default_target[32];
     uint8_t token[GUEST_RPC_TOKEN_SIZE];   /* one call's secret */
+    bool disposable;                       /* target made for this call */
+    uint32_t run_id;
 };
 
 struct calls {
@@ -39,6 +52,7 @@ struct calls {
     uint32_t ask_timeout_ms;
     uint64_t next_ask;
     struct call c[CALLS_MAX];
+    struct disp d[MAX_DISPS];
 };
 
 struct calls *calls_new(struct bus *bus, struct router *r,
@@ -63,9 +77,45 @@ bool calls_owns(struct calls *k, const void *cookie)
            (const char *)cookie < (const char *)(k->c + CALLS_MAX);
 }
 
+static void kill_disp(struct calls *k, struct disp *d)
+{
+    bus_msg m = BULKHEAD__ENVELOPE__INIT;
+    Bulkhead__QubeKill kq = BULKHEAD__QUBE_KILL__INIT;
+
+    kq.name = d->name;
+    m.body_case = BULKHEAD__ENVELOPE__BODY_QUBE_KILL;
+    m.qube_kill = &kq;
+    log_info("disposable %s: its call is over; killing it", d->name);
+    if (!(d->kill_id = bus_send(k->bus, "vm-manager", &m, 10000)))
+        log_warnx("disposable %s: cannot ask for its end", d->name);
+}
+
+/* Remembers the disposable of C until its handler ends; on a refused call
+ * it is killed at once. */
+static void keep_disp(struct calls *k, struct call *c, bool refused)
+{
+    struct disp *d = NULL;
+
+    for (int i = 0; i < MAX_DISPS && !d; i++)
+        if (!k->d[i].used)
+            d = &k->d[i];
+    if (!d) {
+        log_warnx("too many disposables in use");
+        d = &k->d[0];
+    }
+    memset(d, 0, sizeof(*d));
+    d->used = true;
+    snprintf(d->name, sizeof(d->name), "%s", c->target);
+    d->run_id = c->run_id;
+    if (refused)
+        kill_disp(k, d);
+}
+
 static void finish(struct calls *k, struct call *c, uint32_t code,
                    const char *msg, uint32_t domain, uint32_t port)
 {
+    if (c->disposable)
+        keep_disp(k, c, code != 0);
     if (code)
         log_info("call %s -> %s %s refused: %s", c->source, c->target_req,
                  c->service, msg);
@@ -92,7 +142,7 @@ static void run(struct calls *k, struct call *c)
         return;
     }
     if (router_service_run(k->r, c->target, c->user, c->service, c->source,
-                           c->source_qid, c->token, c, &code, err,
+                           c->source_qid, c->token, c, &c->run_id, &code, err,
                            sizeof(err)) < 0) {
         finish(k, c, GUEST_RPC_ETARGET, err, 0, 0);
         return;
@@ -119,6 +169,26 @@ static void start_target(struct calls *k, struct call *c)
     c->deadline = bus_now_ms() + CALLS_START_TIMEOUT_MS + 1000;
 }
 
+/* @dispvm:TEMPLATE (or @dispvm: the source's default): a fresh
+ * disposable from vm-manager, answered once it runs. */
+static void create_disp(struct calls *k, struct call *c)
+{
+    bus_msg m = BULKHEAD__ENVELOPE__INIT;
+    Bulkhead__DispvmCreate dc = BULKHEAD__DISPVM_CREATE__INIT;
+
+    dc.dvm_template = c->target[7] == ':' ? c->target + 8 : "";
+    dc.caller = c->source;
+    m.body_case = BULKHEAD__ENVELOPE__BODY_DISPVM_CREATE;
+    m.dispvm_create = &dc;
+    if (!(c->bus_id = bus_send(k->bus, "vm-manager", &m,
+                               CALLS_START_TIMEOUT_MS))) {
+        finish(k, c, GUEST_RPC_ETARGET, "cannot ask for a disposable", 0, 0);
+        return;
+    }
+    c->state = C_DISP;
+    c->deadline = bus_now_ms() + CALLS_START_TIMEOUT_MS + 1000;
+}
+
 /* The decision named a target: reach it. */
 static void go(struct calls *k, struct call *c)
 {
@@ -131,8 +201,7 @@ static void go(struct calls *k, struct call *c)
         return;
     }
     if (!strncmp(c->target, "@dispvm", 7)) {
-        finish(k, c, GUEST_RPC_ETARGET, "disposables not available yet", 0,
-               0);
+        create_disp(k, c);
         return;
     }
     st = router_state(k->r, c->target);
@@ -294,15 +363,47 @@ static void on_started(struct calls *k, struct call *c, const bus_msg *m)
     c->deadline = bus_now_ms() + CALLS_START_TIMEOUT_MS;
 }
 
+static void on_disp(struct calls *k, struct call *c, const bus_msg *m)
+{
+    char msg[256];
+
+    if (m->body_case != BULKHEAD__ENVELOPE__BODY_DISPVM_CREATED) {
+        snprintf(msg, sizeof(msg), "no disposable: %s",
+                 m->body_case == BULKHEAD__ENVELOPE__BODY_ERROR &&
+                         m->error->message
+                     ? m->error->message
+                     : "unexpected answer");
+        finish(k, c, GUEST_RPC_ETARGET, msg, 0, 0);
+        return;
+    }
+    copy_name(c->target, sizeof(c->target), m->dispvm_created->name);
+    c->disposable = true;
+    log_info("call %s -> %s: disposable %s", c->source, c->service,
+             c->target);
+    on_started(k, c, m);
+}
+
 bool calls_on_reply(struct calls *k, const bus_msg *m)
 {
+    for (int i = 0; i < MAX_DISPS; i++)
+        if (k->d[i].used && k->d[i].kill_id &&
+            k->d[i].kill_id == m->reply_to) {
+            if (m->body_case == BULKHEAD__ENVELOPE__BODY_ERROR)
+                log_warnx("disposable %s: kill refused: %s", k->d[i].name,
+                          m->error->message ? m->error->message : "?");
+            k->d[i].used = false;
+            return true;
+        }
     for (int i = 0; i < CALLS_MAX; i++) {
         struct call *c = &k->c[i];
-        if ((c->state != C_POLICY && c->state != C_START) ||
+        if ((c->state != C_POLICY && c->state != C_START &&
+             c->state != C_DISP) ||
             c->bus_id != m->reply_to)
             continue;
         c->bus_id = 0;
-        if (c->state == C_START)
+        if (c->state == C_DISP)
+            on_disp(k, c, m);
+        else if (c->state == C_START)
             on_started(k, c, m);
         else if (m->body_case == BULKHEAD__ENVELOPE__BODY_POLICY_DECISION)
             on_decision(k, c, m->policy_decision);
@@ -356,6 +457,14 @@ void calls_on_ask_answer(struct calls *k, const bus_msg *m)
         }
     bus_reply_error(k->bus, m, BULKHEAD__ERROR__CODE__BAD_REQUEST,
                     "%s is not one of the offered targets", pick);
+}
+
+void calls_on_service_ended(struct calls *k, const char *qube, uint32_t id)
+{
+    for (int i = 0; i < MAX_DISPS; i++)
+        if (k->d[i].used && !k->d[i].kill_id && k->d[i].run_id == id &&
+            !strcmp(k->d[i].name, qube))
+            kill_disp(k, &k->d[i]);
 }
 
 int calls_expire(struct calls *k)

@@ -42,6 +42,8 @@ void calls_on_agent_ready(struct calls *k, const char *qube);
 bool calls_on_reply(struct calls *k, const bus_msg *m);
 /* AskAnswer from admin: answers the request itself. */
 void calls_on_ask_answer(struct calls *k, const bus_msg *m);
+/* SERVICE_ENDED: a disposable serving that call is killed. */
+void calls_on_service_ended(struct calls *k, const char *qube, uint32_t id);
 /* Expires deadlines; returns the ms until the next one, -1 none. */
 int calls_expire(struct calls *k);
 

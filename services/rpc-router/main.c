@@ -125,8 +125,18 @@ static void on_service_call(void *ctx, const char *source, uint32_t qid,
     calls_on_call(rr->calls, source, qid, call_id, target, service);
 }
 
+static void on_service_ended(void *ctx, const char *qube, uint32_t id,
+                             uint32_t status)
+{
+    struct rr *rr = ctx;
+
+    (void)status;
+    calls_on_service_ended(rr->calls, qube, id);
+}
+
 static const struct router_events events = {on_ready, on_gone, on_exec_done,
-                                            on_service_call};
+                                            on_service_call,
+                                            on_service_ended};
 
 /* ---- the state file ------------------------------------------------------ */
 

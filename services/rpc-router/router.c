@@ -303,8 +303,8 @@ void router_call_answer(struct router *r, const char *qube, uint32_t call_id,
 int router_service_run(struct router *r, const char *target,
                        const char *user, const char *service,
                        const char *source, uint32_t source_qid,
-                       const uint8_t *token, void *cookie, int *code,
-                       char *err, size_t errlen)
+                       const uint8_t *token, void *cookie, uint32_t *id,
+                       int *code, char *err, size_t errlen)
 {
     struct rqube *q = find(r, target, NULL);
     struct guest_run run = {0};
@@ -334,6 +334,7 @@ int router_service_run(struct router *r, const char *target,
                       target);
     }
     q->last_id = run.request_id;
+    *id = run.request_id;
     q->pend[q->npend++] = (struct pending){run.request_id, run.port,
                                            now_ms() + ROUTER_EXEC_TIMEOUT_MS,
                                            cookie};
@@ -466,6 +467,16 @@ static const char *dispatch(struct router *r, struct rqube *q,
         return "PONG without PING"; /* dom0 sends no PING in version 1 */
     case GUEST_MSG_SERVICE_CALL:
         return handle_call(r, q, f);
+    case GUEST_MSG_SERVICE_ENDED: {
+        uint32_t id = guest_get_u32(f->untrusted_payload),
+                 st = guest_get_u32(f->untrusted_payload + 4);
+        /* Only ids issued to this agent; the callee checks its own. */
+        if (id == 0 || id > q->last_id)
+            return "SERVICE_ENDED for a request never made";
+        if (r->ev->service_ended)
+            r->ev->service_ended(r->ctx, q->name, id, st);
+        return NULL;
+    }
     default:
         /* HELLO twice, or anything the codec let through by mistake. */
         return "unexpected frame";

@@ -44,6 +44,9 @@ struct router_events {
     void (*service_call)(void *ctx, const char *source, uint32_t qid,
                          uint32_t call_id, const char *target,
                          const char *service);
+    /* SERVICE_ENDED from QUBE: the handler of request ID is done. */
+    void (*service_ended)(void *ctx, const char *qube, uint32_t id,
+                          uint32_t status);
 };
 
 /* Creates the listening end of QID's control channel. */
@@ -83,8 +86,8 @@ void router_call_answer(struct router *r, const char *qube, uint32_t call_id,
 int router_service_run(struct router *r, const char *target,
                        const char *user, const char *service,
                        const char *source, uint32_t source_qid,
-                       const uint8_t *token, void *cookie, int *code,
-                       char *err, size_t errlen);
+                       const uint8_t *token, void *cookie, uint32_t *id,
+                       int *code, char *err, size_t errlen);
 /* QID of an attached qube, 0 when not attached. */
 uint32_t router_qid(struct router *r, const char *qube);
 

@@ -50,6 +50,7 @@ test.Echo       +deny   work    other   deny
 test.Echo       +ask    work    other   ask default_target=other
 test.Echo       +root   work    other   allow user=root
 test.Echo       +disp   work    @dispvm allow
+test.Host       *       work    @dispvm:dvm allow
 test.Nope       *       work    other   allow
 qubes.Filecopy  *       work    other   allow
 qubes.Filecopy  *       other   work    deny
@@ -89,7 +90,8 @@ bh start minimal >/dev/null
 bh run -u root minimal -- sh -c '
     printf "#!/bin/sh\necho \"from=\$QREXEC_REMOTE_DOMAIN arg=\$QREXEC_SERVICE_ARGUMENT user=\$(id -un)\"\nexec cat\n" \
         > /etc/bulkhead/rpc/test.Echo
-    chmod 755 /etc/bulkhead/rpc/test.Echo' >/dev/null
+    printf "#!/bin/sh\nhostname\n" > /etc/bulkhead/rpc/test.Host
+    chmod 755 /etc/bulkhead/rpc/test.Echo /etc/bulkhead/rpc/test.Host' >/dev/null
 check "the template ships the qubes.Filecopy handler" \
     bh run minimal -- test -x /etc/bulkhead/rpc/qubes.Filecopy
 bh shutdown --wait minimal >/dev/null
@@ -129,6 +131,16 @@ call work @dispvm test.Echo+disp
 check "@dispvm without disposables: refused, 126 ($out)" [ "$rc" = 126 ]
 check "no qube was left behind by @dispvm" \
     [ "$(bh ls | grep -c disp)" = 0 ]
+# With a disposable template: a fresh disposable serves the call and is
+# gone once the handler ended.
+bh create dvm --template minimal --label red \
+    --prop template_for_dispvms=true >/dev/null
+call work @dispvm:dvm test.Host
+d=$out
+check "@dispvm:dvm: a disposable served the call ($rc: $d)" \
+    sh -c "[ $rc = 0 ] && echo '$d' | grep -qx 'disp[0-9]*'"
+check "  ... and is gone after the call" wait_for 15 sh -c \
+    "! $BH_BIN/bulkhead --root $ROOT ls | grep -q '^$d '"
 
 # autostart: a halted target is started for the call; autostart=no refuses.
 check "sleepy is Halted" is_state sleepy Halted
