@@ -257,9 +257,10 @@ int guest_validate_service_run(const uint8_t *untrusted, uint32_t len,
         take_str(untrusted, len, 40 + ul + sl, ol, r->source,
                  sizeof(r->source)) < 0)
         return -1;
+    /* Lengths, not strlen(): a NUL inside a field is refused. */
     if (!guest_user_is_valid(r->user, ul) ||
         !guest_service_is_valid(r->service, sl) ||
-        !name_is_valid(r->source))
+        memchr(r->source, 0, ol) || !name_is_valid_n(r->source, ol))
         return *why = "invalid user, service or source", -1;
     return 0;
 }
