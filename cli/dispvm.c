@@ -57,8 +57,11 @@ static void guard(int rfd)
     while (n + 1 < sizeof(name) && read(rfd, &c, 1) == 1 && c != '\n')
         name[n++] = c;
     name[n] = '\0';
-    while (read(rfd, &c, 1) > 0 || errno == EINTR)
-        ;
+    for (;;) {
+        ssize_t r = read(rfd, &c, 1);
+        if (r == 0 || (r < 0 && errno != EINTR))
+            break;
+    }
     if (!name_is_valid(name))
         _exit(0);
     for (int i = 0; i < 3; i++) {

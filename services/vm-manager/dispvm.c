@@ -1,6 +1,6 @@
 /* Disposables (see dispvm.h and README.md, Disposables).
  *
- * A disposable is an ordinary DispVM qube named dispN (N = its qid) with
+ * A disposable is an ordinary DispVM qube named dispN (N counting up) with
  * the property auto_cleanup = true, written in the same atomic create as
  * the qube itself, so no crash can leave a dispN without it.  Everything else follows from
  * one rule applied on every loop turn: a halted auto-cleanup qube is
@@ -38,7 +38,8 @@ static struct {
     char used[DV_MAX_USED][NAME_MAX_LEN + 1]; /* templates asked for */
     int nused;
     uint64_t retry_at; /* a removal or refill failed: not before then */
-} dv;
+    unsigned next_n;    /* the N of the next dispN */
+} dv = {.next_n = 1};
 
 bool dispvm_is_auto_cleanup(const struct vm *vm, const struct qube *q)
 {
@@ -133,6 +134,21 @@ void dispvm_ready(struct vm *vm, struct qube *q)
 
 /* ---- creation ------------------------------------------------------------------- */
 
+/* dispN with N unused, counting up: a name is not reused at once (qubedb's
+ * own dispQID would be: the smallest free qid), so a late QubeKill from
+ * a caller can never hit the next disposable, and logs stay readable. */
+static void next_name(const struct vm *vm, char *out, size_t len)
+{
+    for (unsigned i = 0; i < 100000; i++) {
+        unsigned n = dv.next_n;
+        dv.next_n = n >= 99999 ? 1 : n + 1;
+        snprintf(out, len, "disp%u", n);
+        if (!qubedb_find(&vm->db, out))
+            return;
+    }
+    out[0] = '\0';
+}
+
 /* Creates and starts a disposable of DVM (answered later, at Running).
  * NULL with ERR set (nothing left behind: a half-made one is removed by
  * the tick, being halted and auto-cleanup). */
@@ -141,14 +157,15 @@ static struct qube *spawn_new(struct vm *vm, const struct qube *dvm,
                               size_t errlen)
 {
     /* auto_cleanup (and the preload mark) in the same atomic create: no
-     * crash leaves a dispN without them.  No name: qubedb picks dispQID. */
+     * crash leaves a dispN without them. */
     const char *keys[3] = {"template", "auto_cleanup",
                            "feature." DV_PRELOADED};
     const char *vals[3] = {dvm->name, "true", "1"};
-    char e[400];
+    char e[400], name[NAME_MAX_LEN + 1];
     struct qube *q;
 
-    q = qubedb_create(&vm->db, "", "DispVM", preload ? 3 : 2, keys, vals,
+    next_name(vm, name, sizeof(name));
+    q = qubedb_create(&vm->db, name, "DispVM", preload ? 3 : 2, keys, vals,
                       code, e, sizeof(e));
     if (!q) {
         snprintf(err, errlen, "disposable of %s: %.300s", dvm->name, e);
