@@ -121,3 +121,68 @@ finish() {
     echo "$T_PASS passed, $T_FAIL failed"
     [ "$T_FAIL" -eq 0 ]
 }
+
+# ---- a whole qube system under $ROOT ----------------------------------------
+# qube_system SERVICE...: lays out $ROOT with busd and only the named
+# services, on private copies of the binaries (the shared build tree may be
+# relinked while a suite runs) including the directory of static in-qube
+# tools vm-manager binds at /run/bulkhead/bin, and registers the cleanup of
+# qubes (they outlive services by design).  Then qube_system_start boots it.
+CG_GROUP=""
+qube_system() {
+    mkdir -p "$ROOT/bin"
+    for f in bulkhead bulkhead-launcher busd bulkhead-agent "$@"; do
+        cp "$BH_BIN/$f" "$ROOT/bin/" || { echo "missing $f"; exit 1; }
+    done
+    if [ -d "$BH_BIN/guest" ]; then cp -r "$BH_BIN/guest" "$ROOT/bin/guest"; fi
+    chmod -R a+rX "$ROOT/bin"
+    BH_BIN=$ROOT/bin
+    LOG=$ROOT/launcher.log
+    "$BH_TOP/scripts/prepare-root" "$ROOT" >/dev/null
+    for _f in "$ROOT"/etc/bulkhead/services.d/*.conf; do
+        _s=$(basename "$_f" .conf)
+        case " busd $* " in *" $_s "*) ;; *) rm -f "$_f" ;; esac
+    done
+    at_cleanup qube_system_cleanup
+}
+
+qube_system_start() {
+    "$BH_BIN/bulkhead-launcher" --root "$ROOT" "$@" >>"$LOG" 2>&1 &
+    LAUNCHER_PID=$!
+    track_pid "$LAUNCHER_PID"
+    wait_for 30 all_services_up
+}
+
+# Remembers the cgroup group of the suite's qubes (named after the root) so
+# the cleanup can remove it even when every run record is gone.
+qube_system_note_cgroup() {
+    for _r in "$ROOT"/run/bulkhead/qubes/*.pid; do
+        [ -e "$_r" ] || continue
+        CG_GROUP=$(awk '$1 == "cgroup_group" {print $3}' "$_r")
+        [ -n "$CG_GROUP" ] && return 0
+    done
+    return 0
+}
+
+qube_system_cleanup() {
+    qube_system_note_cgroup
+    for _r in "$ROOT"/run/bulkhead/qubes/*.pid; do
+        [ -e "$_r" ] || continue
+        kill -9 "$(awk '$1 == "pid" {print $3}' "$_r")" 2>/dev/null
+    done
+    sleep 0.2
+    [ -n "$CG_GROUP" ] || return 0
+    for _d in /sys/fs/cgroup/*/"$CG_GROUP" /sys/fs/cgroup/"$CG_GROUP"; do
+        [ -d "$_d" ] || continue
+        for _q in "$_d"/*/; do
+            [ -d "$_q" ] && xargs -r kill -9 <"$_q/cgroup.procs" 2>/dev/null
+            for _ in 1 2 3 4 5 6 7 8 9 10; do
+                [ -d "$_q" ] && ! rmdir "$_q" 2>/dev/null && sleep 0.1
+            done
+        done
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            [ -d "$_d" ] && ! rmdir "$_d" 2>/dev/null && sleep 0.1
+        done
+    done
+    return 0
+}

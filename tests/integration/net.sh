@@ -14,42 +14,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 tmproot
-mkdir -p "$ROOT/bin"
-for f in bulkhead bulkhead-launcher busd vm-manager storage-manager \
-         rpc-router net-manager bulkhead-agent; do
-    cp "$BH_BIN/$f" "$ROOT/bin/" || { echo "missing $f"; exit 1; }
-done
-chmod 755 "$ROOT/bin"
-BH_BIN=$ROOT/bin
-LOG=$ROOT/launcher.log
-"$BH_TOP/scripts/prepare-root" "$ROOT" >/dev/null
-for f in "$ROOT"/etc/bulkhead/services.d/*.conf; do
-    case $(basename "$f") in
-    busd.conf | vm-manager.conf | storage-manager.conf | rpc-router.conf | \
-    net-manager.conf) ;;
-    *) rm -f "$f" ;;
-    esac
-done
-
-# Qubes outlive services by design: kill what is left at the end.
-qube_cleanup() {
-    for r in "$ROOT"/run/bulkhead/qubes/*.pid; do
-        [ -e "$r" ] || continue
-        kill -9 "$(awk '$1 == "pid" {print $3}' "$r")" 2>/dev/null
-    done
-    sleep 0.2
-    for d in /sys/fs/cgroup/*/"$CG_GROUP" /sys/fs/cgroup/"$CG_GROUP"; do
-        [ -n "$CG_GROUP" ] && [ -d "$d" ] || continue
-        for q in "$d"/*/; do
-            [ -d "$q" ] && xargs -r kill -9 <"$q/cgroup.procs" 2>/dev/null
-            for _ in 1 2 3 4 5; do rmdir "$q" 2>/dev/null && break; sleep 0.1; done
-        done
-        for _ in 1 2 3 4 5; do rmdir "$d" 2>/dev/null && break; sleep 0.1; done
-    done
-    return 0
-}
-CG_GROUP=""
-at_cleanup qube_cleanup
+qube_system vm-manager storage-manager rpc-router net-manager
 
 # --- the fake internet: a namespace with a TCP server on 192.0.2.1 ------
 unshare -n sleep 100000 &
@@ -99,9 +64,7 @@ PY
 nsenter --net="$INETNS" python3 "$ROOT/server.py" internet "$ROOT/udp-sink" &
 track_pid $!
 
-"$BH_BIN/bulkhead-launcher" --root "$ROOT" >>"$LOG" 2>&1 &
-track_pid $!
-check "the system boots with net-manager" wait_for 20 all_services_up
+check "the system boots with net-manager" qube_system_start
 BHC="$BH_BIN/bulkhead --root $ROOT"
 
 state() { bh ls --format json | tr '{' '\n' | grep "\"name\":\"$1\"" |
@@ -129,7 +92,7 @@ bh create personal --label yellow --template minimal \
     --prop netvm=sys-firewall >/dev/null
 bh create vault --label black --template minimal --prop netvm=none >/dev/null
 for q in sys-net sys-firewall work personal vault; do bh start "$q" >/dev/null; done
-CG_GROUP=$(awk '$1 == "cgroup_group" {print $3}' "$ROOT/run/bulkhead/qubes/work.pid")
+qube_system_note_cgroup
 
 # --- the tree carries traffic --------------------------------------------
 check "work reaches the fake internet through sys-firewall and sys-net" \
