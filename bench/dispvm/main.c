@@ -206,7 +206,7 @@ static bool no_disposable_in_use(void)
     char cmd[512];
 
     snprintf(cmd, sizeof(cmd), "for f in %s/var/lib/bulkhead/qubes/disp*"
-             ".conf; do [ -e $f ] && ! grep -q '^feature.preloaded' $f && "
+             ".conf; do [ -e $f ] && ! grep -qs '^feature.preloaded' $f && "
              "exit 1; done; exit 0", root);
     return system(cmd) == 0;
 }
