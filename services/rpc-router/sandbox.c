@@ -33,8 +33,9 @@ static const char *const rpc_router_syscalls[] = {
     "renameat2",
 
     /* vchan xen servers in a Xen dom0 (libxenvchan): gntalloc and evtchn
-     * ioctls (no xenstore watch, so no reader thread) */
-    "ioctl",
+     * ioctls (no xenstore watch, so no reader thread); the check that
+     * the device nodes exist */
+    "ioctl", "access", "faccessat", "faccessat2",
     NULL,
 };
 

@@ -28,6 +28,7 @@
 
 #include <libxl.h>
 #include <libxl_utils.h>
+#include <xenstore.h>
 
 #define POLL_MS 200
 
@@ -52,15 +53,21 @@ static char why_not[256] = "no Xen: backend not configured";
 /* A dom0 says control_d in /proc/xen/capabilities (xenfs mounted). */
 static int xen_dom0(char *why, size_t len)
 {
-    char *caps = read_file_limited("/proc/xen/capabilities", 4096, NULL);
-    int ok = caps && strstr(caps, "control_d");
+    FILE *f = fopen("/proc/xen/capabilities", "re");
+    char caps[256] = "";
+    int ok;
 
-    if (!caps)
-        snprintf(why, len, "no Xen: /proc/xen/capabilities is missing "
-                 "(not running on Xen, or xenfs not mounted)");
-    else if (!ok)
+    /* A proc file: its size is 0, so read it, do not stat it. */
+    if (!f) {
+        snprintf(why, len, "no Xen: /proc/xen/capabilities: %s (not "
+                 "running on Xen, or xenfs not mounted)", strerror(errno));
+        return 0;
+    }
+    if (!fgets(caps, sizeof(caps), f))
+        caps[0] = '\0';
+    fclose(f);
+    if (!(ok = strstr(caps, "control_d") != NULL))
         snprintf(why, len, "no Xen: this is a Xen guest, not dom0");
-    free(caps);
     return ok;
 }
 
@@ -222,6 +229,41 @@ static int xen_create(const char *name, char *err, size_t errlen)
     return 0;
 }
 
+/* rpc-router listens for the qube's agent before the domain exists
+ * (QubeAttach comes first), and xenstored marks a permission entry naming
+ * a domain that does not exist yet as ignored (XSA-322: a later domain
+ * with that id must not inherit it).  So once the domain exists, and
+ * before it runs, grant it read access again to the vchan nodes dom0
+ * serves for it: /local/domain/0/data/vchan/DOMID/PORT/{ring-ref,
+ * event-channel} (libxenvchan's own permissions, re-applied). */
+static void regrant_vchans(uint32_t domid)
+{
+    static const char *const leaves[] = {"ring-ref", "event-channel"};
+    struct xs_permissions p[2] = {{.id = 0, .perms = XS_PERM_NONE},
+                                  {.id = domid, .perms = XS_PERM_READ}};
+    struct xs_handle *xs = xs_open(0);
+    char dir[64], path[128];
+    char **ports;
+    unsigned n = 0;
+
+    if (!xs) {
+        log_warn("xenstore");
+        return;
+    }
+    snprintf(dir, sizeof(dir), "/local/domain/0/data/vchan/%u", domid);
+    if ((ports = xs_directory(xs, XBT_NULL, dir, &n))) {
+        for (unsigned i = 0; i < n; i++)
+            for (size_t j = 0; j < 2; j++) {
+                snprintf(path, sizeof(path), "%s/%.16s/%s", dir, ports[i],
+                         leaves[j]);
+                if (!xs_set_permissions(xs, XBT_NULL, path, p, 2))
+                    log_warn("xenstore: permissions of %s", path);
+            }
+        free(ports);
+    }
+    xs_close(xs);
+}
+
 static int xen_start(const struct backend_start *s, struct backend_run **out,
                      char *err, size_t errlen)
 {
@@ -246,6 +288,7 @@ static int xen_start(const struct backend_start *s, struct backend_run **out,
         snprintf(err, errlen, "libxl_domain_create_new failed (%d)", rc);
         return -1;
     }
+    regrant_vchans(domid);
     if (!(*out = run_new(s->name, domid, err, errlen)) ||
         record_write(*out) < 0 || libxl_domain_unpause(ctx, domid, NULL) != 0) {
         if (!*out)
