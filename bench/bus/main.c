@@ -5,7 +5,9 @@
  *   - direct nanomsg PAIR: the same bytes, client <-> echo, no broker;
  *   - AF_UNIX seqpacket: a raw socketpair round trip.
  * Also requests per second through busd with a window of outstanding
- * requests (bus_send + bus_recv), beside the same for direct PAIR.
+ * requests (bus_send + bus_recv), beside the same for direct PAIR, and the
+ * cost of busd's routing core alone (in-process, fake transport), which
+ * shows how much of a hop is busd's own work and how much is nanomsg.
  *
  * usage: bench-bus [--json] [--n N] [--busd PATH]
  * Every helper process is forked before this process touches nanomsg
@@ -29,6 +31,8 @@
 #include <nanomsg/pair.h>
 
 #include "bus/bus.h"
+#include "bus/busd.h"
+#include "bus/envelope.h"
 #include "lib/log.h"
 
 #define WARMUP 300
@@ -318,6 +322,63 @@ static void measure_rtts(struct bus *b, int s, int fd, const void *frame,
     }
 }
 
+/* ---- busd's routing core alone ---- */
+
+static int core_send_slot(void *c, int s, int sl, const void *f, size_t l)
+{
+    (void)c, (void)s, (void)sl, (void)f, (void)l;
+    return 0;
+}
+static void core_send_admin(void *c, const void *h, size_t hl, const void *f,
+                            size_t l)
+{
+    (void)c, (void)h, (void)hl, (void)f, (void)l;
+}
+static void core_publish(void *c, const void *f, size_t l)
+{
+    (void)c, (void)f, (void)l;
+}
+
+/* A request and its reply through busd_handle_frame + busd_tick, frames
+ * pre-encoded: microseconds per request. */
+static double bench_core(int n)
+{
+    static struct busd d;
+    struct busd_io io = {core_send_slot, core_send_admin, core_publish, NULL};
+    struct routes rt;
+    char err[128];
+    bus_msg m = BULKHEAD__ENVELOPE__INIT;
+    Bulkhead__Ping ping = BULKHEAD__PING__INIT;
+    uint8_t req[64], rep[64];
+    size_t rlen, plen;
+    uint64_t t0, now = bus_now_ms();
+    int a, e;
+
+    if (busd_init(&d, &io, false, 1) < 0 ||
+        routes_parse(&rt, "bench-client bench-echo ping\n", err,
+                     sizeof(err)) < 0)
+        fatalx("core setup");
+    busd_set_routes(&d, &rt, true);
+    a = busd_find_service(&d, "bench-client");
+    e = busd_find_service(&d, "bench-echo");
+    m.body_case = BULKHEAD__ENVELOPE__BODY_PING;
+    m.ping = &ping;
+    t0 = now_ns();
+    for (int i = 1; i <= n; i++) {
+        m.dst = (char *)"bench-echo", m.id = (uint64_t)i, m.reply_to = 0;
+        m.deadline_ms = now + 5000;
+        rlen = bulkhead__envelope__pack(&m, req);
+        m.dst = (char *)"bench-client", m.id = 0, m.reply_to = (uint64_t)i;
+        plen = bulkhead__envelope__pack(&m, rep);
+        busd_handle_frame(&d, a, NULL, 0, req, rlen, now);
+        busd_handle_frame(&d, e, NULL, 0, rep, plen, now);
+        busd_tick(&d, now);
+    }
+    t0 = now_ns() - t0;
+    busd_free(&d);
+    return (double)t0 / 1000.0 / n;
+}
+
 static void find_busd(char *out, size_t len, const char *argv0)
 {
     char self[PATH_MAX];
@@ -337,7 +398,7 @@ int main(int argc, char **argv)
     int n = 5000, sv[2], s;
     uint64_t errors, errors2;
     struct stats sb, sn, su, st[3];
-    double rate_b, rate_n;
+    double rate_b, rate_n, core_us;
     struct bus *b;
     uint8_t frame[64];
     size_t flen;
@@ -393,6 +454,8 @@ int main(int argc, char **argv)
         fatalx("connect %s", url);
     measure_rtts(b, s, sv[0], frame, flen, n, st);
     sb = st[0], sn = st[1], su = st[2];
+    log_set_level(LOG_LVL_ERROR);
+    core_us = bench_core(50000);
     /* throughput: alternate halves so both see the same load */
     rate_b = bench_busd_rate(b, &errors) / 2;
     rate_n = bench_nn_rate(s, frame, flen) / 2;
@@ -408,10 +471,11 @@ int main(int argc, char **argv)
                "\"unix_seqpacket_rtt_p99_us\":%.1f,"
                "\"busd_over_nn_pair_p50_ratio\":%.2f,"
                "\"busd_req_per_s\":%.0f,\"nn_pair_req_per_s\":%.0f,"
-               "\"busd_errors\":%llu,\"window\":%d}\n",
+               "\"busd_errors\":%llu,\"window\":%d,"
+               "\"busd_core_us_per_req\":%.2f}\n",
                n, flen, sb.p50_us, sb.p99_us, sn.p50_us, sn.p99_us,
                su.p50_us, su.p99_us, sb.p50_us / sn.p50_us, rate_b, rate_n,
-               (unsigned long long)errors, WINDOW);
+               (unsigned long long)errors, WINDOW, core_us);
     } else {
         printf("bus round trip: Ping -> Pong, %d sequential calls each, %zu-byte "
                "frame,\n%d interleaved rounds\n\n", n / ROUNDS * ROUNDS, flen,
@@ -425,6 +489,8 @@ int main(int argc, char **argv)
                su.p50_us, su.p99_us);
         printf("\n  busd / direct PAIR, p50: %.2fx   (goal <= 2.2x)\n",
                sb.p50_us / sn.p50_us);
+        printf("  busd's routing core alone (in-process, request + reply): "
+               "%.1f us\n", core_us);
         printf("\nthroughput, %d requests in flight, 2 x %d s alternated:\n",
                WINDOW, THROUGHPUT_SECONDS);
         printf("  %-34s %10.0f req/s   (goal >= 20000; %llu errors)\n",
