@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #define AGENT_OUT_CAP (4 * (GUEST_MAX_DATA + GUEST_HDR_SIZE))
+#define RPC_RING (1u << 20)
 
 struct call_client {
     int fd;
@@ -255,8 +256,10 @@ static pid_t start_handler(struct agent *a, const struct guest_run *r,
              r->source);
     snprintf(env_buf[4], sizeof(env_buf[4]), "BULKHEAD_RPC_SERVICE=%s",
              r->service);
-    v = vchan_server_init((int)r->peer_domain, (int)r->port, GUEST_EXEC_RING,
-                          GUEST_EXEC_RING);
+    /* Bulk data (file copy) is what calls carry: rings of 1 MiB each way
+     * let the sender run ahead of the receiver by many 64 KiB frames. */
+    v = vchan_server_init((int)r->peer_domain, (int)r->port, RPC_RING,
+                          RPC_RING);
     if (!v || !(out->c = gchan_from_vchan(v, AGENT_OUT_CAP))) {
         vchan_close(v);
         return -1;
