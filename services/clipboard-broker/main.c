@@ -9,6 +9,8 @@
  * content.  The broker holds no capability and writes no file. */
 #include "clipstore.h"
 
+#include "proto/guest.h"
+
 #include "bus/bus.h"
 #include "cli/run.h"
 #include "lib/config.h"
@@ -43,15 +45,17 @@ static void on_term(int sig)
     stopping = 1;
 }
 
-/* A memfd that cannot grow past LIMIT + 1 bytes: a qube that sends more
- * than the limit cannot make the broker hold more than that. */
+/* A memfd that cannot grow past LIMIT plus one exec frame: a qube that
+ * sends more than the limit cannot make the broker hold more than that,
+ * and whatever it sends beyond LIMIT is seen (a sealed write fails whole,
+ * so the slack must hold a complete frame for the excess to show). */
 static int bounded_memfd(size_t limit)
 {
     int fd = memfd_create("clipboard", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
     if (fd < 0)
         return -1;
-    if (ftruncate(fd, (off_t)limit + 1) < 0 ||
+    if (ftruncate(fd, (off_t)(limit + GUEST_MAX_DATA + 1)) < 0 ||
         fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK) < 0) {
         close(fd);
         return -1;
@@ -119,7 +123,9 @@ static void handle_copy(struct bus *b, const bus_msg *m)
         return;
     }
     len = lseek(fd, 0, SEEK_CUR);
-    if (len > 0 && (size_t)len <= CLIP_MAX_BYTES + 1) {
+    if (len > (off_t)CLIP_MAX_BYTES)
+        len = CLIP_MAX_BYTES + 1; /* clipstore_take refuses it by size */
+    if (len > 0) {
         buf = malloc((size_t)len);
         if (!buf || pread(fd, buf, (size_t)len, 0) != len)
             len = -1;

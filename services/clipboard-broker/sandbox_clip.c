@@ -6,9 +6,10 @@
 static const char *const clip_syscalls[] = {
     /* memfds carrying a clipboard to and from a qube's exec stream */
     "memfd_create", "ftruncate", "pread64", "pwrite64",
-    /* vchan (shm transport): mapping the ring memfd, its eventfds, the
-     * rendezvous socket's credentials */
-    "mmap", "munmap", "eventfd2", "memfd_create",
+    /* vchan client (shm transport): it checks that the fds of the
+     * server's hello really are a memfd and eventfds (readlink of
+     * /proc/self/fd/N) and drains eventfds with preadv2(RWF_NOWAIT) */
+    "readlink", "readlinkat", "preadv2", "openat",
     /* reading bulkhead.conf at start is done before the filter */
     NULL,
 };
