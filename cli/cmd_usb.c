@@ -123,11 +123,11 @@ int cmd_usb(int argc, char **argv)
         return rc;
     if (reply->body_case == BULKHEAD__ENVELOPE__BODY_USB_DEVICES)
         print_devices(reply->usb_devices);
-    else if (reply->body_case == BULKHEAD__ENVELOPE__BODY_USB_RESULT)
-        printf("%s%s", reply->usb_result->text,
-               reply->usb_result->text[0] &&
-               reply->usb_result->text[strlen(reply->usb_result->text) - 1] ==
-                   '\n' ? "" : "\n");
+    else if (reply->body_case == BULKHEAD__ENVELOPE__BODY_USB_RESULT) {
+        const char *t = reply->usb_result->text;
+        size_t n = strlen(t);
+        printf("%s%s", t, n && t[n - 1] != '\n' ? "\n" : "");
+    }
     bus_free(reply);
     return 0;
 }

@@ -588,7 +588,7 @@ static void handle_assign(struct bus *b, const bus_msg *m)
 {
     const Bulkhead__UsbAssign *g = m->usb_assign;
     struct usb_assignment a;
-    char text[4096];
+    char text[4096] = "";
     size_t o = 0;
 
     if (!g->ident[0]) {                       /* list */

@@ -87,7 +87,7 @@ ACCEL=tcg
 say "booting the VM ($ACCEL, $KV)"
 mkfifo $W/mon.in $W/mon.out
 cat $W/mon.out > $W/mon.log &
-timeout 240 qemu-system-x86_64 -accel $ACCEL -m 768 -nographic -no-reboot \
+timeout 240 qemu-system-x86_64 -accel $ACCEL -smp ${USB_VM_SMP:-2} -m 768 -nographic -no-reboot \
   -kernel kpkg/boot/vmlinuz-$KV -initrd $W/initrd.gz \
   -append "console=ttyS0 quiet panic=-1" \
   -device qemu-xhci -device usb-kbd -device usb-storage,drive=d,id=stor \
@@ -106,6 +106,7 @@ exec 9>&-
 wait $QPID
 QPID=""
 tr -d '\r' < $W/console.log > $W/c.log
+cp $W/c.log "$CACHE/usb-last-console.log"   # for a look after the run
 # in bench mode the test's own lines go to stderr: stdout is the table/JSON
 [ $MODE = bench ] && exec 3>&1 1>&2
 grep -aE '^(ok|FAIL) - |^== |^  [0-9a-zA-Z]' $W/c.log
