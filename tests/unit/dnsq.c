@@ -15,7 +15,8 @@ static size_t answer(unsigned char *p, unsigned id, int rcode,
     p[2] |= 0x80;
     p[3] = (unsigned char)rcode;
     p[7] = (unsigned char)ancount;
-    memcpy(p + n, rrs, rrlen);
+    if (rrlen)
+        memcpy(p + n, rrs, rrlen);
     return n + rrlen;
 }
 
