@@ -9,7 +9,8 @@
  *   - warm: a preloaded disposable is ready (the interactive case: each run
  *     waits, untimed, until the preload is back); "until removed" is the
  *     time from the CLI's start until the used dispN is gone from disk;
- *   - back to back: 20 runs without pause (preload refill races the runs);
+ *   - back to back: 20 runs without pause (preload refill races the runs),
+ *     with the default single preload and with preload-dispvm-max 2;
  *   - fresh: preloading off (feature preload-dispvm-max = 0): create, start,
  *     run, and removal of a new qube each time.
  * Then bench-storage --json (beside this binary): revision commit and merge
@@ -83,7 +84,13 @@ static void teardown(void)
 
 static void die(const char *what)
 {
+    char cmd[256];
+
     fprintf(stderr, "bench-dispvm: %s\n", what);
+    snprintf(cmd, sizeof(cmd), "grep -v '^launcher' %s/launcher.log | "
+             "tail -n 15 >&2", root);
+    if (root[0] && system(cmd) != 0)
+        fprintf(stderr, "bench-dispvm: no launcher log\n");
     teardown();
     exit(1);
 }
@@ -310,8 +317,8 @@ static void storage_figures(double *commit, double *merge)
 
 int main(int argc, char **argv)
 {
-    double bare[N], runq[N], warm[N], warm_gone[N], b2b[N], fresh[N],
-        fresh_gone[N], commit, merge, t;
+    double bare[N], runq[N], warm[N], warm_gone[N], b2b[N], b2b2[N],
+        fresh[N], fresh_gone[N], commit, merge, t;
     bool json = argc > 1 && !strcmp(argv[1], "--json");
 
     if (geteuid() != 0) {
@@ -344,6 +351,14 @@ int main(int argc, char **argv)
     for (int i = 0; i < N; i++)
         b2b[i] = timed(run_dispvm);
     t = now_ms() - t;
+    /* Two preloads: a burst always finds one started. */
+    if (BH("features", "default-dvm", "preload-dispvm-max", "2") != 0)
+        die("preload-dispvm-max");
+    wait_until(no_disposable_in_use, "a disposable was not removed");
+    usleep(2500000);
+    for (int i = 0; i < N; i++)
+        b2b2[i] = timed(run_dispvm);
+    wait_until(no_disposable_in_use, "a disposable was not removed");
     if (BH("features", "default-dvm", "preload-dispvm-max", "0") != 0)
         die("preload-dispvm-max");
     measure_fresh(fresh, fresh_gone);
@@ -356,6 +371,7 @@ int main(int argc, char **argv)
                "\"dispvm_warm_until_removed_p50_ms\":%.1f,"
                "\"dispvm_back_to_back_p50_ms\":%.1f,"
                "\"dispvm_back_to_back_p99_ms\":%.1f,"
+               "\"dispvm_back_to_back_2_preloads_p50_ms\":%.1f,"
                "\"dispvm_fresh_p50_ms\":%.1f,\"dispvm_fresh_p99_ms\":%.1f,"
                "\"dispvm_fresh_until_removed_p50_ms\":%.1f,"
                "\"run_qube_p50_ms\":%.1f,\"run_qube_p99_ms\":%.1f,"
@@ -363,7 +379,8 @@ int main(int argc, char **argv)
                "\"warm_vs_run_qube_ratio\":%.2f,"
                "\"private_10k_commit_ms\":%.1f,\"private_10k_merge_ms\":%.1f}\n",
                N, pct(warm, N, 50), pct(warm, N, 99), pct(warm_gone, N, 50),
-               pct(b2b, N, 50), pct(b2b, N, 99), pct(fresh, N, 50),
+               pct(b2b, N, 50), pct(b2b, N, 99), pct(b2b2, N, 50),
+               pct(fresh, N, 50),
                pct(fresh, N, 99), pct(fresh_gone, N, 50), pct(runq, N, 50),
                pct(runq, N, 99), pct(bare, N, 50), pct(bare, N, 99),
                pct(warm, N, 50) / pct(runq, N, 50), commit, merge);
@@ -378,6 +395,8 @@ int main(int argc, char **argv)
            pct(warm_gone, N, 50), pct(warm_gone, N, 99));
     printf("  %-52s %9.1f %9.1f\n", "run --dispvm -- true, back to back",
            pct(b2b, N, 50), pct(b2b, N, 99));
+    printf("  %-52s %9.1f %9.1f\n", "  ... with preload-dispvm-max 2",
+           pct(b2b2, N, 50), pct(b2b2, N, 99));
     printf("  %-52s %9.1f %9.1f\n", "run --dispvm -- true, fresh (no preload)",
            pct(fresh, N, 50), pct(fresh, N, 99));
     printf("  %-52s %9.1f %9.1f\n", "  ... until the dispN is removed",

@@ -30,6 +30,7 @@
 #define DV_MAX_USED 16
 #define DV_PRELOAD_LIMIT 4
 #define DV_RETRY_MS 1000
+#define DV_REFILL_DEFER_MS 2000
 
 struct pending {
     bus_msg *req;
@@ -40,6 +41,7 @@ static struct {
     struct pending pend[DV_MAX_PENDING];
     int npend;
     char used[DV_MAX_USED][NAME_MAX_LEN + 1]; /* templates asked for */
+    uint64_t last_use[DV_MAX_USED];           /* their last DispvmCreate */
     int nused;
     uint64_t retry_at; /* a removal or refill failed: not before then */
     unsigned next_n;    /* the N of the next dispN */
@@ -67,11 +69,22 @@ static bool is_pending(const char *name)
 
 static void mark_used(const char *tpl)
 {
+    int i;
+
+    for (i = 0; i < dv.nused && strcmp(dv.used[i], tpl); i++)
+        ;
+    if (i == dv.nused && dv.nused < DV_MAX_USED)
+        snprintf(dv.used[dv.nused++], sizeof(dv.used[0]), "%s", tpl);
+    if (i < dv.nused)
+        dv.last_use[i] = bus_now_ms();
+}
+
+static uint64_t last_use(const char *tpl)
+{
     for (int i = 0; i < dv.nused; i++)
         if (!strcmp(dv.used[i], tpl))
-            return;
-    if (dv.nused < DV_MAX_USED)
-        snprintf(dv.used[dv.nused++], sizeof(dv.used[0]), "%s", tpl);
+            return dv.last_use[i];
+    return 0;
 }
 
 static bool was_used(const char *tpl)
@@ -453,9 +466,31 @@ static int preloads_of(struct vm *vm, const char *dvm)
     return n;
 }
 
-/* Starts at most one preload per call. */
-static void refill(struct vm *vm)
+/* A disposable of DVM handed out and still active (not a preload). */
+static bool in_use(struct vm *vm, const char *dvm)
 {
+    char tpl[VALUE_MAX];
+
+    for (size_t i = 0; i < vm->db.count; i++) {
+        struct qube *q = vm->db.qubes[i];
+        if (!dispvm_is_auto_cleanup(vm, q) || is_preload(vm, q) ||
+            q->state == QS_HALTED)
+            continue;
+        qubedb_ref(&vm->db, q, P_TEMPLATE, tpl, sizeof(tpl));
+        if (!strcmp(tpl, dvm))
+            return true;
+    }
+    return false;
+}
+
+/* Starts at most one preload per call.  The refill waits while a
+ * disposable just handed out still runs (up to DV_REFILL_DEFER_MS): a
+ * start competes for the CPU with the caller's command (2 cores here),
+ * and a short command is over before the new preload would be needed.
+ * Returns when to look again (0 = no need). */
+static uint64_t refill(struct vm *vm, uint64_t now)
+{
+    uint64_t again = 0;
     char err[400];
     int code;
 
@@ -463,12 +498,19 @@ static void refill(struct vm *vm)
         struct qube *d = vm->db.qubes[i];
         if (preloads_of(vm, d->name) >= preload_want(vm, d))
             continue;
+        uint64_t until = last_use(d->name) + DV_REFILL_DEFER_MS;
+        if (until > now && in_use(vm, d->name)) {
+            if (!again || until < again)
+                again = until;
+            continue;
+        }
         if (!spawn_new(vm, d, true, &code, err, sizeof(err))) {
             log_warnx("preload for %s: %s", d->name, err);
             dv.retry_at = bus_now_ms() + DV_RETRY_MS;
         }
-        return;
+        return 0;
     }
+    return again;
 }
 
 uint64_t dispvm_tick(struct vm *vm, uint64_t now)
@@ -478,7 +520,9 @@ uint64_t dispvm_tick(struct vm *vm, uint64_t now)
     dv.retry_at = 0;
     while (remove_halted(vm))
         ;
-    if (!dv.retry_at)
-        refill(vm);
+    if (!dv.retry_at) {
+        uint64_t again = refill(vm, now);
+        return dv.retry_at ? dv.retry_at : again;
+    }
     return dv.retry_at;
 }
