@@ -162,6 +162,12 @@ int cmd_qube_ls(int argc, char **argv)
     }
     printf("\nnote: qubes run on the ns backend: kernel-shared isolation "
            "(namespaces,\ncgroups, seccomp), weaker than a VM.\n");
+    for (size_t i = 0; i < lr->n_qubes; i++)
+        if (!strcmp(dash(qube_prop(lr->qubes[i], "virt_mode")), "xen")) {
+            printf("note: qubes with virt_mode xen are Xen virtual machines "
+                   "and run with netvm none\n(no Xen networking yet).\n");
+            break;
+        }
     bus_free(r);
     return 0;
 }
