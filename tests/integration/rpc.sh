@@ -230,6 +230,19 @@ bh run work -- sh -c 'echo dup > m1' >/dev/null
 bh run work -- bulkhead-move other m1 >/dev/null 2>&1
 check "a failed move keeps its originals" bh run work -- test -e m1
 
+# No target: @default, so the default policy asks; the user picks other.
+bh run work -- sh -c 'echo asked > k2' >/dev/null
+(sleep 2; printf "other\n") | bh prompt --once --no-tty >"$ROOT/prompt3.out" 2>&1 &
+PP=$!
+sleep 0.5
+out=$(bh run work -- bulkhead-copy k2 2>&1); rc=$?
+wait $PP
+check "bulkhead-copy FILE (no target): asked, the user picked other ($rc: $out)" \
+    [ "$rc" = 0 ]
+check "  ... it arrived" [ "$(bh run other -- cat QubesIncoming/work/k2)" = asked ]
+check "  ... the prompt offered other among the targets" \
+    grep -q "allowed targets:.* other" "$ROOT/prompt3.out"
+
 # dom0 for scripts.
 out=$(bh copy work other k1 2>&1); rc=$?
 check "bulkhead copy work other k1 ($rc: $out)" [ "$rc" = 0 ]
