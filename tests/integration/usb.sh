@@ -126,6 +126,11 @@ check "gone" [ -z "$(bh usb assignments)" ]
 check_fails "bad ident refused" bh usb assign work sys-usb:46f4
 check_fails "hostile serial refused" bh usb assign work "sys-usb:46f4:0001:a b"
 
+# --- the audit says what the ns backend's sys-usb is worth ---------------------
+out=$(bh audit 2>&1)
+check "audit: usb-proxy's note says the ns backend is weaker than a Xen sys-usb" \
+    has "$out" "weaker than a Xen sys-usb with the controllers passed through"
+
 # --- sys-usb down ----------------------------------------------------------------
 bh shutdown --wait sys-usb >/dev/null
 out=$(bh usb list 2>&1)
