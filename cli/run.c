@@ -35,8 +35,8 @@ static int error_exit_code(int code)
 
 /* ExecRequest -> ExecReply{qid, port}.  0 or -1. */
 static int request(struct bus *b, const struct run_request *rq,
-                   uint32_t *qid, uint32_t *port, int *exit_code, char *err,
-                   size_t errlen)
+                   uint32_t *qid, uint32_t *port, uint8_t *token,
+                   bool *has_token, int *exit_code, char *err, size_t errlen)
 {
     bus_msg m = BULKHEAD__ENVELOPE__INIT, *reply;
     Bulkhead__ExecRequest x = BULKHEAD__EXEC_REQUEST__INIT;
@@ -67,6 +67,9 @@ static int request(struct bus *b, const struct run_request *rq,
     }
     *qid = reply->exec_reply->qid;
     *port = reply->exec_reply->port;
+    *has_token = reply->exec_reply->token.len == GUEST_RPC_TOKEN_SIZE;
+    if (*has_token)
+        memcpy(token, reply->exec_reply->token.data, GUEST_RPC_TOKEN_SIZE);
     bus_free(reply);
     return 0;
 }
@@ -76,13 +79,16 @@ int run_in_qube(struct bus *b, const struct run_request *rq, int *exit_code,
 {
     struct exec_client_io io = {rq->pass_io ? rq->in_fd : -1, rq->out_fd,
                                 rq->err_fd};
+    uint8_t token[GUEST_RPC_TOKEN_SIZE];
+    bool has_token = false;
     uint32_t qid, port;
     struct vchan *v;
     struct gchan *c;
     const char *why = NULL;
     int status;
 
-    if (request(b, rq, &qid, &port, exit_code, err, errlen) < 0)
+    if (request(b, rq, &qid, &port, token, &has_token, exit_code, err,
+                errlen) < 0)
         return -1;
     if (qid < 1 || qid > GUEST_MAX_DOMAIN || port < GUEST_EXEC_PORT_FIRST ||
         port > GUEST_EXEC_PORT_LAST)
@@ -95,6 +101,9 @@ int run_in_qube(struct bus *b, const struct run_request *rq, int *exit_code,
                     "%s: cannot connect to the command's channel: %s",
                     rq->qube, strerror(errno));
     }
+    /* The token first: the agent serves no one without it. */
+    if (has_token)
+        gchan_queue(c, token, sizeof(token));
     status = exec_client_run(c, &io, &why);
     gchan_close(c);
     if (status < 0)

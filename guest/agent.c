@@ -62,8 +62,12 @@ pid_t agent_spawn_session(struct agent *a, const struct guest_exec *e,
                           char *msg, size_t msglen)
 {
     char *env[] = {a->qube_env, NULL};
-    struct exec_spec spec = {pw, e->argv, env, AGENT_CONNECT_TIMEOUT_MS};
+    struct exec_spec spec = {pw, e->argv, env, AGENT_CONNECT_TIMEOUT_MS,
+                             NULL};
     struct vchan *v;
+
+    if (a->has_exec_token && a->exec_token_id == e->request_id)
+        spec.token = a->exec_token;
 
     v = vchan_server_init((int)e->peer_domain, (int)e->port, GUEST_EXEC_RING,
                           GUEST_EXEC_RING);
@@ -195,6 +199,7 @@ static void handle_exec(struct agent *a, const struct guest_frame *f)
         reply(a, frame, guest_encode_u32x2(frame, GUEST_MSG_EXEC_STARTED,
                                            e.request_id, (uint32_t)pid));
     }
+    a->has_exec_token = false;
     guest_exec_free(&e);
 }
 
@@ -234,6 +239,12 @@ static int dispatch(struct agent *a, const struct guest_frame *f)
         return 0;
     case GUEST_MSG_SERVICE_RUN:
         agent_service_run(a, f);
+        return 0;
+    case GUEST_MSG_EXEC_TOKEN: /* size checked by the codec */
+        a->has_exec_token = true;
+        a->exec_token_id = guest_get_u32(f->untrusted_payload);
+        memcpy(a->exec_token, f->untrusted_payload + 4,
+               GUEST_RPC_TOKEN_SIZE);
         return 0;
     default:
         log_warnx("dom0: unexpected %s", guest_msg_name(f->type));

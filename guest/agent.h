@@ -52,6 +52,10 @@ struct agent {
     struct agent_session sessions[AGENT_MAX_SESSIONS];
     int nsessions;
     struct agent_calls *calls;  /* bulkhead-call clients (agent_rpc.c) */
+    /* EXEC_TOKEN for the next EXEC (request id exec_token_id). */
+    bool has_exec_token;
+    uint32_t exec_token_id;
+    uint8_t exec_token[GUEST_RPC_TOKEN_SIZE];
 };
 
 void agent_init(struct agent *a, const char *qube, const char *etc_root);

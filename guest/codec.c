@@ -26,6 +26,7 @@ const char *guest_msg_name(uint32_t type)
     case GUEST_MSG_SERVICE_REFUSED: return "SERVICE_REFUSED";
     case GUEST_MSG_SERVICE_RUN: return "SERVICE_RUN";
     case GUEST_MSG_SERVICE_ENDED: return "SERVICE_ENDED";
+    case GUEST_MSG_EXEC_TOKEN: return "EXEC_TOKEN";
     default: return "unknown";
     }
 }
@@ -75,6 +76,9 @@ static int size_rule(uint32_t type, uint32_t *min, uint32_t *max)
     case GUEST_MSG_SERVICE_ENDED:
         *min = *max = 8;
         return 1;
+    case GUEST_MSG_EXEC_TOKEN:
+        *min = *max = 4 + GUEST_RPC_TOKEN_SIZE;
+        return 1;
     case GUEST_MSG_SERVICE_REFUSED:
         *min = GUEST_SERVICE_REFUSED_FIXED_SIZE;
         *max = GUEST_SERVICE_REFUSED_FIXED_SIZE + GUEST_MAX_FAIL_MSG - 1;
@@ -105,6 +109,7 @@ static bool allowed(enum guest_receiver rx, uint32_t type)
         return type == GUEST_MSG_EXEC || type == GUEST_MSG_SHUTDOWN ||
                type == GUEST_MSG_PING || type == GUEST_MSG_PONG ||
                type == GUEST_MSG_SERVICE_CONNECT ||
+               type == GUEST_MSG_EXEC_TOKEN ||
                type == GUEST_MSG_SERVICE_REFUSED ||
                type == GUEST_MSG_SERVICE_RUN;
     case GUEST_RX_AGENT_EXEC:

@@ -130,6 +130,15 @@ enum guest_msg_type {
     GUEST_MSG_PING = 0x0204,
     GUEST_MSG_PONG = 0x0205,
 
+    /* dom0 -> agent, right before an EXEC with the same request id: the
+     * exec client must send these 16 bytes before its HELLO (as for RPC
+     * calls, SERVICE_RUN): inside the qube every foreign peer looks the
+     * same to the vchan rendezvous, dom0 included, so the token is what
+     * keeps another qube from taking dom0's place on the exec channel.
+     * An EXEC without a preceding EXEC_TOKEN needs none (older dom0).
+     * Payload (20 bytes): u32 request_id, token[16]. */
+    GUEST_MSG_EXEC_TOKEN = 0x0206,
+
     /* ---- exec channel ------------------------------------------------- */
 
     /* client -> agent: bytes for the command's stdin.  Payload: 0..

@@ -108,6 +108,8 @@ static void on_exec_done(void *ctx, void *cookie, uint32_t qid,
     else {
         rep.qid = qid;
         rep.port = port;
+        rep.token.data = (uint8_t *)router_done_token(rr->router);
+        rep.token.len = GUEST_RPC_TOKEN_SIZE;
         m.body_case = BULKHEAD__ENVELOPE__BODY_EXEC_REPLY;
         m.exec_reply = &rep;
         if (bus_reply(rr->bus, req, &m) < 0)

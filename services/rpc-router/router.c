@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #define CTL_OUT_CAP (2 * (GUEST_MAX_CONTROL + GUEST_HDR_SIZE))
@@ -27,6 +28,7 @@ struct pending {
     uint32_t port;
     uint64_t deadline;
     void *cookie;
+    uint8_t token[GUEST_RPC_TOKEN_SIZE];   /* EXEC: the client's token */
 };
 
 struct rqube {
@@ -52,6 +54,7 @@ struct router {
     struct rqube *q[ROUTER_MAX_QUBES];
     int nq;
     uint32_t next_id;
+    uint8_t done_token[GUEST_RPC_TOKEN_SIZE]; /* router_done_token() */
 };
 
 static uint64_t now_ms(void)
@@ -236,7 +239,7 @@ int router_exec(struct router *r, const char *qube, const char *user,
 {
     struct rqube *q = find(r, qube, NULL);
     struct guest_exec e = {0};
-    uint8_t *frame;
+    uint8_t *frame, tok[12 + GUEST_RPC_TOKEN_SIZE];
     size_t len;
 
     if (!q)
@@ -258,7 +261,15 @@ int router_exec(struct router *r, const char *qube, const char *user,
         guest_encode_exec(&e, &frame, &len) < 0)
         return refuse(code, 3, err, errlen, "%s: invalid user or command",
                       qube);
-    if (queue(q, frame, len) < 0) {
+    if (getrandom(tok + 12, GUEST_RPC_TOKEN_SIZE, 0) !=
+        GUEST_RPC_TOKEN_SIZE) {
+        free(frame);
+        return refuse(code, 2, err, errlen, "%s: no randomness", qube);
+    }
+    guest_put_u32(tok, GUEST_MSG_EXEC_TOKEN);
+    guest_put_u32(tok + 4, 4 + GUEST_RPC_TOKEN_SIZE);
+    guest_put_u32(tok + 8, e.request_id);
+    if (gchan_queue(q->ch, tok, sizeof(tok)) < 0 || queue(q, frame, len) < 0) {
         free(frame);
         qube_drop(r, q, "control channel broken", true);
         return refuse(code, 2, err, errlen, "%s: control channel broken",
@@ -266,13 +277,19 @@ int router_exec(struct router *r, const char *qube, const char *user,
     }
     free(frame);
     q->last_id = e.request_id;
-    q->pend[q->npend++] = (struct pending){e.request_id, e.port,
-                                           now_ms() + ROUTER_EXEC_TIMEOUT_MS,
-                                           cookie};
+    q->pend[q->npend] = (struct pending){e.request_id, e.port,
+                                         now_ms() + ROUTER_EXEC_TIMEOUT_MS,
+                                         cookie, {0}};
+    memcpy(q->pend[q->npend++].token, tok + 12, GUEST_RPC_TOKEN_SIZE);
     return 0;
 }
 
 /* ---- qube-to-qube RPC ------------------------------------------------------ */
+
+const uint8_t *router_done_token(const struct router *r)
+{
+    return r->done_token;
+}
 
 uint32_t router_qid(struct router *r, const char *qube)
 {
@@ -337,7 +354,7 @@ int router_service_run(struct router *r, const char *target,
     *id = run.request_id;
     q->pend[q->npend++] = (struct pending){run.request_id, run.port,
                                            now_ms() + ROUTER_EXEC_TIMEOUT_MS,
-                                           cookie};
+                                           cookie, {0}};
     return 0;
 }
 
@@ -401,8 +418,10 @@ static int handle_started(struct router *r, struct rqube *q,
         return -1;
     if ((found = take_pending(q, id, &p)) < 0)
         return -1;
-    if (found)
+    if (found) {
+        memcpy(r->done_token, p.token, sizeof(r->done_token));
         r->ev->exec_done(r->ctx, p.cookie, q->qid, p.port, NULL);
+    }
     return 0;
 }
 

@@ -88,6 +88,9 @@ int router_service_run(struct router *r, const char *target,
                        const char *source, uint32_t source_qid,
                        const uint8_t *token, void *cookie, uint32_t *id,
                        int *code, char *err, size_t errlen);
+/* Inside exec_done (no error) of an EXEC: the token its client must send
+ * first (proto/guest.h EXEC_TOKEN); GUEST_RPC_TOKEN_SIZE bytes. */
+const uint8_t *router_done_token(const struct router *r);
 /* QID of an attached qube, 0 when not attached. */
 uint32_t router_qid(struct router *r, const char *qube);
 

@@ -57,6 +57,9 @@ qubes.Filecopy  *       other   work    deny
 EOF
 
 qube_cleanup() {
+    # The launcher (and vm-manager) first: a running vm-manager would start
+    # a fresh preloaded disposable for dvm after we kill the qubes.
+    [ -n "${LAUNCHER_PID:-}" ] && _stop_pid "$LAUNCHER_PID"
     for r in "$ROOT"/run/bulkhead/qubes/*.pid; do
         [ -e "$r" ] || continue
         kill -9 "$(awk '$1 == "pid" {print $3}' "$r")" 2>/dev/null

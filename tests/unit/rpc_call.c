@@ -281,3 +281,94 @@ Test(rpc_router_calls, run_goes_to_the_target_with_the_token)
     cr_assert_str_eq(run.source, "work");
     cr_assert_eq(memcmp(run.token, token, sizeof(token)), 0);
 }
+
+/* ---- the call token on the data channel (guest/exec.c) ------------------ */
+
+#include <sys/wait.h>
+
+#include "guest/exec.h"
+
+static const uint8_t good_token[GUEST_RPC_TOKEN_SIZE] = {
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+/* A session in a child serving FD with the good token; its status + 1. */
+static pid_t token_session(int fd, int other)
+{
+    pid_t pid = fork();
+
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        static struct passwd_entry me;
+        static char *argv[] = {"cat", NULL};
+        struct exec_spec spec = {&me, argv, NULL, 3000, good_token};
+        struct gchan *c;
+        int st;
+
+        close(other);
+        snprintf(me.name, sizeof(me.name), "tester");
+        me.uid = geteuid();
+        me.gid = getegid();
+        snprintf(me.home, sizeof(me.home), "/tmp");
+        snprintf(me.shell, sizeof(me.shell), "/bin/sh");
+        me.groups[0] = me.gid;
+        me.ngroups = 1;
+        c = gchan_from_fd(fd, 4 * (GUEST_MAX_DATA + GUEST_HDR_SIZE));
+        st = exec_session_run(c, &spec);
+        _exit(st + 1);
+    }
+    close(fd);
+    return pid;
+}
+
+static void client_frames(int fd, const uint8_t *token, const char *in)
+{
+    uint8_t buf[64];
+    size_t n = guest_encode_hello(buf);
+
+    cr_assert_eq(write(fd, token, GUEST_RPC_TOKEN_SIZE),
+                 GUEST_RPC_TOKEN_SIZE);
+    cr_assert_eq(write(fd, buf, n), (ssize_t)n);
+    n = guest_encode(buf, GUEST_MSG_STDIN, in, (uint32_t)strlen(in));
+    cr_assert_eq(write(fd, buf, n), (ssize_t)n);
+    n = guest_encode(buf, GUEST_MSG_STDIN, NULL, 0);
+    cr_assert_eq(write(fd, buf, n), (ssize_t)n);
+}
+
+static int token_status(pid_t pid)
+{
+    int st;
+
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st));
+    return WEXITSTATUS(st) - 1;
+}
+
+Test(rpc_token, the_right_token_is_served)
+{
+    int sv[2];
+
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    pid_t pid = token_session(sv[1], sv[0]);
+    client_frames(sv[0], good_token, "hello");
+    cr_assert_eq(token_status(pid), 0);
+    close(sv[0]);
+}
+
+Test(rpc_token, a_wrong_token_gets_nothing)
+{
+    uint8_t bad[GUEST_RPC_TOKEN_SIZE], buf[4096];
+    int sv[2];
+    ssize_t n, total = 0;
+
+    memcpy(bad, good_token, sizeof(bad));
+    bad[15] ^= 1;
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    pid_t pid = token_session(sv[1], sv[0]);
+    client_frames(sv[0], bad, "secret input");
+    cr_assert_eq(token_status(pid), -1);
+    /* Only the agent's HELLO came back: no output, no exit status. */
+    while ((n = read(sv[0], buf, sizeof(buf))) > 0)
+        total += n;
+    cr_assert_eq(total, 16);
+    close(sv[0]);
+}

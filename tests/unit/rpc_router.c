@@ -144,6 +144,10 @@ static uint32_t expect_exec(int q, struct guest_exec *e)
     cr_assert_eq(agent_read(q, rd, &f), 1);
     cr_assert_eq(f.type, GUEST_MSG_HELLO);
     cr_assert_eq(agent_read(q, rd, &f), 1);
+    /* Every EXEC is preceded by its client's token (proto/guest.h). */
+    cr_assert_eq(f.type, GUEST_MSG_EXEC_TOKEN, "got %s",
+                 guest_msg_name(f.type));
+    cr_assert_eq(agent_read(q, rd, &f), 1);
     cr_assert_eq(f.type, GUEST_MSG_EXEC, "got %s", guest_msg_name(f.type));
     cr_assert_eq(guest_validate_exec(f.untrusted_payload, f.len, e, &why), 0);
     free(rd);
