@@ -99,7 +99,7 @@ static int xen_present(int server)
          * a dom0 service may reach the node through CAP_DAC_OVERRIDE;
          * a permission problem is reported by the open itself. */
         if (access(nodes[i], F_OK) < 0) {
-            log_warn("vchan: no Xen: %s", nodes[i]);
+            log_warnx("vchan: no Xen: %s missing", nodes[i]);
             errno = ENODEV;
             return 0;
         }
