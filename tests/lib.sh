@@ -166,6 +166,9 @@ qube_system_note_cgroup() {
 
 qube_system_cleanup() {
     qube_system_note_cgroup
+    # Services first: a vm-manager still running would replace the qubes
+    # killed below (preloaded disposables, autostart).
+    [ -n "$LAUNCHER_PID" ] && _stop_pid "$LAUNCHER_PID"
     for _r in "$ROOT"/run/bulkhead/qubes/*.pid; do
         [ -e "$_r" ] || continue
         kill -9 "$(awk '$1 == "pid" {print $3}' "$_r")" 2>/dev/null
