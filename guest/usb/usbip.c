@@ -117,10 +117,32 @@ undo:
     return -1;
 }
 
+/* usbip_status of BUSID's stub: 1 available, 2 used, 3 error; -1 none. */
+static int stub_status(const char *sysfs, const char *busid)
+{
+    char path[PATH_MAX], buf[16] = "";
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/bus/usb/devices/%s/usbip_status", sysfs,
+             busid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    return n > 0 ? buf[0] - '0' : -1;
+}
+
 int usbip_host_give_socket(const char *sysfs, const char *busid, int fd,
                            char *err, size_t errlen)
 {
     char rel[PATH_MAX], val[16];
+
+    /* Right after a detach the stub may still be tearing the last
+     * connection down ("not ready"): wait for it a little. */
+    for (int i = 0; i < 50 && stub_status(sysfs, busid) > 1; i++)
+        usleep(100 * 1000);
 
     snprintf(rel, sizeof(rel), "bus/usb/devices/%s/usbip_sockfd", busid);
     snprintf(val, sizeof(val), "%d", fd);

@@ -87,7 +87,7 @@ ACCEL=tcg
 say "booting the VM ($ACCEL, $KV)"
 mkfifo $W/mon.in $W/mon.out
 cat $W/mon.out > $W/mon.log &
-timeout 240 qemu-system-x86_64 -accel $ACCEL -smp ${USB_VM_SMP:-2} -m 768 -nographic -no-reboot \
+timeout 240 qemu-system-x86_64 -accel $ACCEL -smp ${USB_VM_SMP:-1} -m 768 -nographic -no-reboot \
   -kernel kpkg/boot/vmlinuz-$KV -initrd $W/initrd.gz \
   -append "console=ttyS0 quiet panic=-1" \
   -device qemu-xhci -device usb-kbd -device usb-storage,drive=d,id=stor \

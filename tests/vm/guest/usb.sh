@@ -35,13 +35,27 @@ md5_of() { dd if=/dev/$1 bs=1M count=$SIZE_MB 2>/dev/null | md5sum | cut -d' ' -
 # sys-usb: export STOR to domain 0 on VPORT; work: import it
 SYSUSB="unshare -m -u"
 WORK="unshare -m -u"
-attach() { # VPORT -> sets PORT, EXPPUMP, IMPPUMP
+attach() { # VPORT: one retry after a clean-up (TCG under load: the
+  # target's enumeration can time out, "can't set config, error -110")
+  try_attach $1 && return 0
+  echo "  attach on vchan port $1 failed once; cleaning up and retrying"
+  cleanup_attach
+  try_attach $(( $1 + 100 ))
+}
+cleanup_attach() {
+  [ -n "${PORT:-}" ] && bulkhead-usb detach $PORT 2>/dev/null
+  for p in ${IMPPUMP:-} ${EXPPUMP:-}; do kill -9 $p 2>/dev/null; done
+  bulkhead-usb release $STOR 2>/dev/null
+  waitfor 20 no_vhci_blk; waitfor 20 on_usb_storage
+  PORT=""; IMPPUMP=""; EXPPUMP=""
+}
+try_attach() { # VPORT -> sets PORT, EXPPUMP, IMPPUMP
   vport=$1
   rm -f /tmp/exp.log /tmp/imp.log
-  e=$(BULKHEAD_USB_LOG=/tmp/exp.log $SYSUSB bulkhead-usb export $STOR 0 $vport) || { fail "export: $e"; return 1; }
+  e=$(BULKHEAD_USB_LOG=/tmp/exp.log $SYSUSB bulkhead-usb export $STOR 0 $vport) || { echo "  export: $e"; return 1; }
   set -- $e
   DEVID=$3; SPEED=$4
-  i=$(BULKHEAD_USB_LOG=/tmp/imp.log $WORK bulkhead-usb import 0 $vport $DEVID $SPEED) || { fail "import: $i"; return 1; }
+  i=$(BULKHEAD_USB_LOG=/tmp/imp.log $WORK bulkhead-usb import 0 $vport $DEVID $SPEED) || { echo "  import: $i"; return 1; }
   PORT=${i#ATTACHED }
   waitfor 5 grep -q 'pump pid' /tmp/imp.log
   waitfor 5 grep -q 'pump pid' /tmp/exp.log
