@@ -25,57 +25,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 tmproot
-# Private copies of the binaries: the build tree is shared and may be
-# relinked under our feet while the suite runs.
-mkdir -p "$ROOT/bin"
-for f in bulkhead bulkhead-launcher busd vm-manager storage-manager \
-         rpc-router bulkhead-agent; do
-    cp "$BH_BIN/$f" "$ROOT/bin/" || { echo "missing $f"; exit 1; }
-done
-chmod 755 "$ROOT/bin"
-BH_BIN=$ROOT/bin
-LOG=$ROOT/launcher.log
-
 # Only the services a qube needs: the others have their own suites.
-"$BH_TOP/scripts/prepare-root" "$ROOT" >/dev/null
-SVCD=$ROOT/etc/bulkhead/services.d
-for f in "$SVCD"/*.conf; do
-    case $(basename "$f") in
-    busd.conf | vm-manager.conf | storage-manager.conf | rpc-router.conf) ;;
-    *) rm -f "$f" ;;
-    esac
-done
-# Qubes outlive the services by design: at the end, kill whatever qube is
-# still running (run records) and remove the cgroups this suite's
-# vm-manager made (their group is named after the root).
-CG_GROUP=""
-qube_cleanup() {
-    for r in "$ROOT"/run/bulkhead/qubes/*.pid; do
-        [ -e "$r" ] || continue
-        kill -9 "$(awk '$1 == "pid" {print $3}' "$r")" 2>/dev/null
-    done
-    [ -n "$CG_GROUP" ] || return 0
-    sleep 0.2
-    for d in /sys/fs/cgroup/*/"$CG_GROUP" /sys/fs/cgroup/"$CG_GROUP"; do
-        [ -d "$d" ] || continue
-        for q in "$d"/*/; do
-            [ -d "$q" ] && xargs -r kill -9 <"$q/cgroup.procs" 2>/dev/null
-            for _ in 1 2 3 4 5 6 7 8 9 10; do
-                [ -d "$q" ] && ! rmdir "$q" 2>/dev/null && sleep 0.1
-            done
-        done
-        for _ in 1 2 3 4 5 6 7 8 9 10; do
-            [ -d "$d" ] && ! rmdir "$d" 2>/dev/null && sleep 0.1
-        done
-    done
-    return 0
-}
-at_cleanup qube_cleanup
-"$BH_BIN/bulkhead-launcher" --root "$ROOT" >>"$LOG" 2>&1 &
-LAUNCHER_PID=$!
-track_pid "$LAUNCHER_PID"
+qube_system vm-manager storage-manager rpc-router
 check "the system boots (busd, storage, rpc-router, vm-manager)" \
-    wait_for 20 all_services_up
+    qube_system_start
 
 # --- the user flow of issue 4 ---------------------------------------------
 check "template install minimal" bh template install minimal
