@@ -20,27 +20,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 tmproot
-# Private copies of the binaries (the build tree is shared), with the
-# directory of static in-qube tools vm-manager binds at /run/bulkhead/bin.
-mkdir -p "$ROOT/bin"
-for f in bulkhead bulkhead-launcher busd vm-manager storage-manager \
-         rpc-router policyd bulkhead-agent; do
-    cp "$BH_BIN/$f" "$ROOT/bin/" || { echo "missing $f"; exit 1; }
-done
-cp -r "$BH_BIN/guest" "$ROOT/bin/guest" || { echo "missing guest/"; exit 1; }
-chmod 755 "$ROOT/bin" "$ROOT/bin/guest"
-BH_BIN=$ROOT/bin
-LOG=$ROOT/launcher.log
-
-"$BH_TOP/scripts/prepare-root" "$ROOT" >/dev/null
-SVCD=$ROOT/etc/bulkhead/services.d
-for f in "$SVCD"/*.conf; do
-    case $(basename "$f") in
-    busd.conf | vm-manager.conf | storage-manager.conf | rpc-router.conf | \
-        policyd.conf) ;;
-    *) rm -f "$f" ;;
-    esac
-done
+qube_system vm-manager storage-manager rpc-router policyd
 echo "rpc_ask_timeout_s = 4" >>"$ROOT/etc/bulkhead/bulkhead.conf"
 cat >"$ROOT/etc/bulkhead/policy.d/10-test.policy" <<'EOF'
 test.Echo       +allow  work    other   allow
@@ -56,36 +36,8 @@ qubes.Filecopy  *       work    other   allow
 qubes.Filecopy  *       other   work    deny
 EOF
 
-qube_cleanup() {
-    # The launcher (and vm-manager) first: a running vm-manager would start
-    # a fresh preloaded disposable for dvm after we kill the qubes.
-    [ -n "${LAUNCHER_PID:-}" ] && _stop_pid "$LAUNCHER_PID"
-    for r in "$ROOT"/run/bulkhead/qubes/*.pid; do
-        [ -e "$r" ] || continue
-        kill -9 "$(awk '$1 == "pid" {print $3}' "$r")" 2>/dev/null
-    done
-    sleep 0.2
-    for d in /sys/fs/cgroup/*/"$CG_GROUP" /sys/fs/cgroup/"$CG_GROUP"; do
-        [ -n "$CG_GROUP" ] && [ -d "$d" ] || continue
-        for q in "$d"/*/; do
-            [ -d "$q" ] && xargs -r kill -9 <"$q/cgroup.procs" 2>/dev/null
-            for _ in 1 2 3 4 5 6 7 8 9 10; do
-                [ -d "$q" ] && ! rmdir "$q" 2>/dev/null && sleep 0.1
-            done
-        done
-        for _ in 1 2 3 4 5 6 7 8 9 10; do
-            [ -d "$d" ] && ! rmdir "$d" 2>/dev/null && sleep 0.1
-        done
-    done
-    return 0
-}
-CG_GROUP=""
-at_cleanup qube_cleanup
-"$BH_BIN/bulkhead-launcher" --root "$ROOT" >>"$LOG" 2>&1 &
-LAUNCHER_PID=$!
-track_pid "$LAUNCHER_PID"
 check "the system boots (busd, storage, rpc-router, policyd, vm-manager)" \
-    wait_for 20 all_services_up
+    qube_system_start
 
 # --- a template with an echo service -----------------------------------------
 bh template install minimal >/dev/null
