@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #define PUMP_BUF (64 * 1024)
+#define PUMP_RECHECK_MS 50
 
 /* socket -> vchan: only as much as the ring takes now, so the vchan
  * write never blocks and the socket is not read ahead of the ring. */
@@ -76,7 +77,11 @@ int pump_run(int sock, struct vchan *v, struct pump_stats *st)
                       vchan_data_ready(v) <= 0))
             return 0;
         p[1].events = vchan_buffer_space(v) > 0 ? POLLIN : 0;
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
+        /* A bounded wait: should a wake-up ever be lost, the loop looks
+         * at both rings again within PUMP_RECHECK_MS instead of leaving
+         * a URB in the ring until the SCSI layer times out (30 s stalls
+         * were seen under TCG; see services/usb-proxy/README.md). */
+        if (poll(p, 2, PUMP_RECHECK_MS) < 0 && errno != EINTR)
             return -1;
         if (p[0].revents)
             vchan_wait(v);
