@@ -33,13 +33,14 @@ no() { F=$((F + 1)); echo "FAIL - $*"; }
 finish() { echo "$P passed, $F failed"; exit $([ "$F" -eq 0 ] && echo 0 || echo 1); }
 t0=$(date +%s)
 
-if ! command -v qemu-system-x86_64 >/dev/null; then
-    echo "skip: qemu-system-x86_64 missing (scripts/setup installs qemu-system-x86)"
-    finish
-fi
 W=$(mktemp -d /tmp/bhxen.XXXXXX)
 keep=${BULKHEAD_XEN_KEEP:-0}
-trap '[ "$keep" = 1 ] || rm -rf "$W"' EXIT
+cleanup() {
+    awk -v r="$W" 'index($2, r "/") == 1 {print $2}' /proc/mounts | sort -r |
+        while read -r m; do umount -l "$m" 2>/dev/null; done
+    [ "$keep" = 1 ] || rm -rf "$W"
+}
+trap cleanup EXIT
 # Private copies: the build tree is shared and may be relinked meanwhile.
 B=$W/bin
 mkdir -p $B && chmod 755 "$W" $B  # services run as their own uids
@@ -75,6 +76,11 @@ host_check() {
 if [ "$(id -u)" = 0 ] && [ ! -e /proc/xen/capabilities ]; then
     if host_check; then ok "host without Xen: starting a xen qube fails with 'no Xen: ...'"
     else no "host without Xen: starting a xen qube fails with 'no Xen: ...'"; fi
+fi
+
+if ! command -v qemu-system-x86_64 >/dev/null; then
+    echo "skip nested Xen: qemu-system-x86_64 missing (scripts/setup installs qemu-system-x86)"
+    finish
 fi
 
 # ---- 2. packages (cached, never in the repository) ------------------------
