@@ -146,21 +146,34 @@ static void record_remove(const char *name)
 
 /* ---- the watcher -------------------------------------------------------- */
 
+/* Whether DOMID is in the hypervisor's domain list (1), not (0); on a
+ * listing error it is assumed present (the watcher looks again). */
+static int domain_listed(uint32_t domid)
+{
+    int n = 0, found = 0;
+    libxl_dominfo *l = libxl_list_domain(ctx, &n);
+
+    if (!l)
+        return 1;
+    for (int i = 0; i < n; i++)
+        if (l[i].domid == domid)
+            found = 1;
+    libxl_dominfo_list_free(l, n);
+    return found;
+}
+
 /* 1 = running or paused, 0 = gone, -1 = shut down (needs destroying). */
 static int domain_alive(uint32_t domid, bool *paused)
 {
     libxl_dominfo info;
-    int rc, alive;
+    int alive;
 
     libxl_dominfo_init(&info);
-    rc = libxl_domain_info(ctx, &info, domid);
-    if (rc == ERROR_DOMAIN_NOTFOUND || rc == ERROR_INVAL) {
+    if (libxl_domain_info(ctx, &info, domid) != 0) {
+        /* libxl says ERROR_FAIL as well as ERROR_DOMAIN_NOTFOUND for a
+         * domain that is gone: look in the hypervisor's list. */
         libxl_dominfo_dispose(&info);
-        return 0;
-    }
-    if (rc != 0) {
-        libxl_dominfo_dispose(&info);
-        return 1; /* transient: look again */
+        return domain_listed(domid) ? 1 : 0;
     }
     alive = info.shutdown || info.dying ? -1 : 1;
     if (paused)

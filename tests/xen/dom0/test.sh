@@ -25,6 +25,7 @@ start_q() { o=$(bh start "$1" 2>&1) && return 0; echo "$o"; timed_out "$o" && wa
 stop_q() { o=$(bh shutdown "$1" --wait 2>&1) && return 0; echo "$o"; timed_out "$o" && wait_for 60 halted "$1"; }
 dump() {
     echo "----- xl list"; xl list
+    echo "----- xl dmesg (tail)"; xl dmesg 2>&1 | tail -15
     echo "----- xenstore /local/domain/0/data"; xenstore-ls -p /local/domain/0/data 2>&1 | head -20
     echo "----- launcher.log"; tail -80 $R/launcher.log | sed '/seccomp would kill/d'
     for f in /var/log/xen/console/guest-*.log; do [ -e "$f" ] && { echo "----- $f"; tail -15 "$f"; }; done
@@ -86,6 +87,9 @@ check "unpause work" bh unpause work
 check "shutdown work --wait (through the agent)" stop_q work
 check "shutdown personal --wait" stop_q personal
 check "both domains gone" sh -c "! xl list | grep -q '^work\|^personal'"
+check "work starts again (same domid)" start_q work
+check "kill work (libxl_domain_destroy)" bh kill work
+check "work Halted after kill, domain gone" sh -c "bulkhead --root $R ls | grep -q '^work .*Halted' && ! xl list | grep -q '^work'"
 ls=$(bh ls)
 check "ls: both Halted" sh -c "echo '$ls' | grep -q '^work .*Halted' && echo '$ls' | grep -q '^personal .*Halted'"
 [ $F -eq 0 ] || dump
