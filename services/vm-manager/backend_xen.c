@@ -295,6 +295,13 @@ static int xen_start(const struct backend_start *s, struct backend_run **out,
         libxl_domain_config_dispose(&c);
         return -1;
     }
+    /* libxl refuses a domid used in the last 60 s (its domid history,
+     * so that tools naming domains by number are not confused).  Here
+     * the domid is the qube's qid on purpose: a qube restarted at once
+     * takes its own id again, so the history is cleared (the public
+     * call, which takes libxl's lock) before the create. */
+    if (libxl_clear_domid_history(ctx) != 0)
+        log_warnx("%s: libxl_clear_domid_history failed", s->name);
     rc = libxl_domain_create_new(ctx, &c, &domid, NULL, NULL);
     libxl_domain_config_dispose(&c);
     if (rc != 0) {
