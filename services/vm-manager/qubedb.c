@@ -1,5 +1,6 @@
 /* The qube database: cross-qube rules and persistence (see qubedb.h). */
 #include "qubedb.h"
+#include "qube_net.h"
 
 #include "lib/atomicfile.h"
 #include "lib/config.h"
@@ -692,27 +693,6 @@ int qubedb_remove(struct qubedb *db, const char *name, int *code, char *err,
     return 0;
 }
 
-/* A qube's address in the network tree, from its qid as Qubes does
- * (net-manager wires the same: 10.137.(qid >> 8).(qid & 255)); "" for a
- * qube without network. */
-static void net_ip(const struct qubedb *db, const struct qube *q, bool gw,
-                   char *out, size_t outlen)
-{
-    char netvm[VALUE_MAX], pn[VALUE_MAX];
-    const struct qube *n = q;
-
-    effective(db, q, P_NETVM, netvm, sizeof(netvm), 0);
-    effective(db, q, P_PROVIDES_NETWORK, pn, sizeof(pn), 0);
-    *out = '\0';
-    if (gw)
-        n = strcmp(netvm, "none") ? qubedb_find(db, netvm) : NULL;
-    else if (!strcmp(netvm, "none") && strcmp(pn, "true"))
-        n = NULL;
-    if (n && q->klass != QC_ADMINVM)
-        snprintf(out, outlen, "10.137.%u.%u", (n->qid >> 8) & 0xff,
-                 n->qid & 0xff);
-}
-
 int qubedb_prop_get(const struct qubedb *db, const struct qube *q,
                     const char *prop, char *out, size_t outlen,
                     bool *is_default, char *err, size_t errlen)
@@ -727,7 +707,7 @@ int qubedb_prop_get(const struct qubedb *db, const struct qube *q,
     else if (!strcmp(prop, "qid"))
         snprintf(out, outlen, "%u", q->qid);
     else if (!strcmp(prop, "ip") || !strcmp(prop, "gateway"))
-        net_ip(db, q, prop[0] == 'g', out, outlen);
+        qube_net_ip(db, q, prop[0] == 'g', out, outlen);
     else if ((p = qube_prop_parse(prop)) < 0)
         ERR(VE_BAD_REQUEST, "no such property '%.40s'", prop);
     else {
