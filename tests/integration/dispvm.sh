@@ -50,22 +50,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 tmproot
-mkdir -p "$ROOT/bin"
-for f in bulkhead bulkhead-launcher busd vm-manager storage-manager \
-         rpc-router bulkhead-agent; do
-    cp "$BH_BIN/$f" "$ROOT/bin/" || { echo "missing $f"; exit 1; }
-done
-[ -d "$BH_BIN/guest" ] && cp -r "$BH_BIN/guest" "$ROOT/bin/"
-chmod 755 "$ROOT/bin"
-BH_BIN=$ROOT/bin
+qube_system vm-manager storage-manager rpc-router
 POOL=$ROOT/var/lib/bulkhead/pools/default
-"$BH_TOP/scripts/prepare-root" "$ROOT" >/dev/null
-for f in "$ROOT"/etc/bulkhead/services.d/*.conf; do
-    case $(basename "$f") in
-    busd.conf | vm-manager.conf | storage-manager.conf | rpc-router.conf) ;;
-    *) rm -f "$f" ;;
-    esac
-done
 kill_qubes() {
     for r in "$ROOT"/run/bulkhead/qubes/*.pid; do
         [ -e "$r" ] || continue
@@ -78,13 +64,8 @@ kill_qubes() {
 our_cli_pids() {
     ps -eo pid=,args= | awk -v r="$ROOT" 'index($0, r "/bin/bulkhead --root " r " run --dispvm") {print $1}'
 }
-at_cleanup 'kill_qubes; for p in $(our_cli_pids); do kill -9 $p; done'
-boot_stack() {
-    "$BH_BIN/bulkhead-launcher" --root "$ROOT" >>"$ROOT/launcher.log" 2>&1 &
-    LAUNCHER_PID=$!
-    track_pid "$LAUNCHER_PID"
-    wait_for 20 all_services_up
-}
+at_cleanup 'for p in $(our_cli_pids); do kill -9 $p; done'
+boot_stack() { qube_system_start; }
 check "the system boots" boot_stack
 
 # --- setup: a template and a disposable template with a marker ---------------
