@@ -8,7 +8,8 @@
  *     unclaimed buffers: more is a protocol violation and closes the
  *     channel) until the program claims it with vchan_recv_buffer().
  *   xen transport: grant references (gntalloc in the sender, gntdev in the
- *     receiver) — not implemented yet: both calls fail with ENOSYS.
+ *     receiver) is the design; this build has no grant-table sharing, so
+ *     on xen both calls fail cleanly with ENOSYS (GUI on Xen: issue 9).
  *
  * Ordering: a buffer is on the socket before anything written to the ring
  * afterwards, so "send the buffer, then a ring message naming its tag"
