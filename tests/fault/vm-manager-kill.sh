@@ -28,31 +28,8 @@ settled() { # every qube Running or Halted
 }
 
 tmproot
-mkdir -p "$ROOT/bin"
-for f in bulkhead bulkhead-launcher busd vm-manager storage-manager \
-         rpc-router bulkhead-agent; do
-    cp "$BH_BIN/$f" "$ROOT/bin/" || { echo "missing $f"; exit 1; }
-done
-chmod 755 "$ROOT/bin"
-BH_BIN=$ROOT/bin
-"$BH_TOP/scripts/prepare-root" "$ROOT" >/dev/null
-for f in "$ROOT"/etc/bulkhead/services.d/*.conf; do
-    case $(basename "$f") in
-    busd.conf | vm-manager.conf | storage-manager.conf | rpc-router.conf) ;;
-    *) rm -f "$f" ;;
-    esac
-done
-kill_qubes() {
-    for r in "$ROOT"/run/bulkhead/qubes/*.pid; do
-        [ -e "$r" ] && kill -9 "$(awk '$1 == "pid" {print $3}' "$r")" 2>/dev/null
-    done
-    return 0
-}
-at_cleanup kill_qubes
-"$BH_BIN/bulkhead-launcher" --root "$ROOT" >>"$ROOT/launcher.log" 2>&1 &
-LAUNCHER_PID=$!
-track_pid "$LAUNCHER_PID"
-check "the system boots" wait_for 20 all_services_up
+qube_system vm-manager storage-manager rpc-router
+check "the system boots" qube_system_start
 
 QUBES="q1 q2 q3 q4"
 bh template install minimal >/dev/null
