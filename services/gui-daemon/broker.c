@@ -16,7 +16,8 @@
 
 int broker_open(struct gd *d)
 {
-    d->bus = bus_open("gui-daemon");
+    if (!d->bus)
+        d->bus = bus_open("gui-daemon");
     if (!d->bus) {
         log_warn("bus_open: Ctrl-Shift-C/V will not reach clipboard-broker");
         return -1;
@@ -57,6 +58,8 @@ void broker_paste(struct gd *d, const char *qube)
         log_warn("%s: ClipboardPaste", qube);
 }
 
+/* Every bus message the daemon gets: broker answers and vm-manager's
+ * domain events (domains.c). */
 void broker_input(struct gd *d)
 {
     bus_msg *m;
@@ -64,6 +67,9 @@ void broker_input(struct gd *d)
     while (d->bus && bus_recv(d->bus, &m) > 0) {
         if (m->body_case == BULKHEAD__ENVELOPE__BODY_ERROR && m->error)
             log_warnx("clipboard-broker: %s", m->error->message);
+        else if (m->body_case == BULKHEAD__ENVELOPE__BODY_DOMAIN_EVENT &&
+                 m->domain_event && !strcmp(m->src, "vm-manager"))
+            domains_event(d, m->domain_event);
         else if (m->body_case == BULKHEAD__ENVELOPE__BODY_CLIPBOARD_INFO &&
                  m->clipboard_info)
             log_info("clipboard: %s from %s%s%s",

@@ -132,4 +132,10 @@ void broker_copy(struct gd *d, const char *qube);
 void broker_paste(struct gd *d, const char *qube);
 void broker_input(struct gd *d);
 
+/* ---- domains.c (qubes = bus): the qube list from vm-manager ---- */
+struct Bulkhead__DomainEvent;
+/* Opens the bus if needed, offers channels to the running qubes. */
+int domains_start(struct gd *d);
+void domains_event(struct gd *d, const struct Bulkhead__DomainEvent *ev);
+
 #endif

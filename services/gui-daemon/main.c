@@ -6,7 +6,8 @@
  *              [--print-seccomp]
  *
  * The display and the qubes also come from $ROOT/etc/bulkhead/gui-daemon.conf
- * (`display = :0`, `qubes = work:5:blue personal:6:green`,
+ * (`display = :0`, `qubes = work:5:blue personal:6:green` or `qubes = bus`
+ * (vm-manager's running qubes, domains.c),
  * `clipboard = off|local|broker`, `copy_keys = ctrl+shift+c`,
  * `paste_keys = ctrl+shift+v`); arguments win.  For each qube it offers a vchan
  * (peer = qid, port GUI_VCHAN_PORT) that the qube's gui-agent connects to.
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,6 +74,7 @@ struct opts {
     const char *root, *display, *clipboard, *copy_keys, *paste_keys;
     const char *qubes[GD_MAX_QUBES];
     int nqubes;
+    int from_bus;                   /* qubes = bus: vm-manager's list */
     int sandbox;
 };
 
@@ -125,12 +128,25 @@ static void load_config(struct gd *d, struct opts *o, struct config *cfg)
     /* The X server's cookie, when it wants one (libxcb reads the env). */
     if ((v = config_get(cfg, "xauthority")))
         setenv("XAUTHORITY", v, 1);
-    if (o->nqubes == 0 && (v = config_get(cfg, "qubes")) &&
-        (list = strdup(v)))
+    if (o->nqubes == 0 && (v = config_get(cfg, "qubes")) && !strcmp(v, "bus"))
+        o->from_bus = 1;
+    else if (o->nqubes == 0 && v && (list = strdup(v)))
         for (char *t = strtok_r(list, " \t", &save); t;
              t = strtok_r(NULL, " \t", &save))
             if (add_qube(d, t) < 0)
                 exit(2);
+}
+
+/* The launcher makes our vchan directory $RUN/vchan/0/<port> (services.d
+ * writable) 0700; the qubes' gui-agents must traverse it to reach their
+ * socket, without listing the others'. */
+static void own_vchan_dir(void)
+{
+    char dir[PATH_MAX];
+
+    if (paths_fmt(dir, sizeof(dir), BH_RUN "/vchan/0/%d", GUI_VCHAN_PORT) >= 0 &&
+        access(dir, F_OK) == 0 && chmod(dir, 0711) < 0)
+        log_warn("chmod %s (qubes may not reach their channel)", dir);
 }
 
 static void notify_ready(void)
@@ -140,6 +156,21 @@ static void notify_ready(void)
 
     if (fd >= 0 && write(fd, "\n", 1) != 1)
         log_warn("notify fd %d", fd);
+}
+
+/* Shipped enabled: a system without a display (no `display` in
+ * gui-daemon.conf, no DISPLAY) keeps the service up and idle, sandboxed,
+ * instead of failing and being restarted; setting the display and
+ * restarting the service turns the GUI on. */
+static void idle(void)
+{
+    log_info("no display configured (gui-daemon.conf `display`): idle");
+    if (sandbox_enter(&gui_daemon_sandbox_policy) < 0)
+        fatal("sandbox");
+    notify_ready();
+    while (!stop)
+        poll(NULL, 0, 1000);
+    exit(0);
 }
 
 static long now_sec(void)
@@ -223,13 +254,18 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (!o.display || host_open(&d, o.display) < 0)
-        fatalx("no usable display (set `display` in gui-daemon.conf)");
+    if (!o.display || !*o.display)
+        idle();
+    if (host_open(&d, o.display) < 0)
+        fatalx("no usable display %s", o.display);
+    own_vchan_dir();
     for (int i = 0; i < d.nqubes; i++)
         if (qube_listen(d.qubes[i]) < 0)
             fatalx("%s: cannot offer the GUI channel", d.qubes[i]->name);
     if (d.clip_mode == GD_CLIP_BROKER)
         broker_open(&d);
+    if (o.from_bus)
+        domains_start(&d);
     if (o.sandbox && sandbox_enter(&gui_daemon_sandbox_policy) < 0)
         fatal("sandbox");
     log_info("ready on %s, %d qubes%s", o.display, d.nqubes,
