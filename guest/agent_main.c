@@ -4,6 +4,7 @@
  * from the backend).  Signals are taken through a signalfd so the one
  * poll loop sees them with the control channel. */
 #include "guest/agent.h"
+#include "guest/agent_gui.h"
 #include "guest/exec.h"
 #include "guest/rpc_codec.h"
 
@@ -268,6 +269,8 @@ int main(int argc, char **argv)
         agent_calls_open(&a, getenv("BULKHEAD_AGENT_SOCK")
                                  ? getenv("BULKHEAD_AGENT_SOCK")
                                  : GUEST_CALL_SOCKET);
+    if (is_pid1) /* Xvfb + gui-agent when the template has X */
+        agent_gui_start(a.etc_root);
     maybe_connect(&l);
     while (!round_once(&l))
         ;
