@@ -25,3 +25,4 @@ CLI_CMD("copy", cmd_copy, "send files from one qube to another: SOURCE TARGET PA
 CLI_CMD("prompt", cmd_prompt, "answer RPC policy 'ask' questions on this terminal [--once]")
 CLI_CMD("clipboard", cmd_clipboard, "the global clipboard: copy SOURCE, paste TARGET, show")
 CLI_CMD("usb", cmd_usb, "USB devices of sys-usb: list, attach, detach, assign (qubes.USB policy)")
+CLI_CMD("update", cmd_update, "update templates through the updates proxy [--check] [--all | TEMPLATE...]")

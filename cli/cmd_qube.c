@@ -4,6 +4,7 @@
 #include "cmd_decls.h"
 #include "commands.h"
 #include "qubemsg.h"
+#include "outdated.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -151,15 +152,27 @@ int cmd_qube_ls(int argc, char **argv)
     }
     printf("%-20s %-12s %-9s %-14s %-14s %s\n", "NAME", "CLASS", "STATE",
            "TEMPLATE", "NETVM", "LABEL");
+    bool *old = calloc(lr->n_qubes + 1, sizeof(bool)), any_old = false;
+    if (old)
+        outdated_mark(lr, old); /* template updated since the qube started */
     for (size_t i = 0; i < lr->n_qubes; i++) {
         const Bulkhead__Qube *q = lr->qubes[i];
+        char tpl[NAME_MAX_LEN + 2];
         if (!wanted(q, argc, argv))
             continue;
         shown++;
+        any_old = any_old || (old && old[i]);
+        snprintf(tpl, sizeof(tpl), "%s%s", dash(qube_prop(q, "template")),
+                 old && old[i] ? "*" : "");
         printf("%-20s %-12s %-9s %-14s %-14s %s\n", q->name, q->klass,
-               q->state, dash(qube_prop(q, "template")),
-               dash(qube_prop(q, "netvm")), qube_prop(q, "label"));
+               q->state, tpl, dash(qube_prop(q, "netvm")),
+               qube_prop(q, "label"));
     }
+    if (any_old)
+        printf("\n* outdated: running on its template's root from before the "
+               "template's last\n  update; restart it to use the updated "
+               "software.\n");
+    free(old);
     printf("\nnote: qubes run on the ns backend: kernel-shared isolation "
            "(namespaces,\ncgroups, seccomp), weaker than a VM.\n");
     for (size_t i = 0; i < lr->n_qubes; i++)

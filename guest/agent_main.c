@@ -7,6 +7,7 @@
 #include "guest/agent_gui.h"
 #include "guest/exec.h"
 #include "guest/rpc_codec.h"
+#include "guest/updates/agent_updates.h"
 
 #include "lib/log.h"
 #include "lib/paths.h"
@@ -269,6 +270,8 @@ int main(int argc, char **argv)
         agent_calls_open(&a, getenv("BULKHEAD_AGENT_SOCK")
                                  ? getenv("BULKHEAD_AGENT_SOCK")
                                  : GUEST_CALL_SOCKET);
+    if (is_pid1) /* templates: apt's proxy port (guest/updates/) */
+        agent_updates_start(getenv("BULKHEAD_QUBE_CLASS"));
     if (is_pid1) /* Xvfb + gui-agent when the template has X */
         agent_gui_start(a.etc_root);
     maybe_connect(&l);

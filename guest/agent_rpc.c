@@ -215,7 +215,8 @@ static void run_failed(struct agent *a, uint32_t id, uint32_t err,
 }
 
 /* /etc/bulkhead/rpc/SERVICE+ARG, else /etc/bulkhead/rpc/SERVICE (the
- * argument then also goes in $1, as Qubes' generic handlers get it). */
+ * argument then also goes in $1, as Qubes' generic handlers get it), else
+ * /run/bulkhead/bin/rpc/SERVICE. */
 static int find_handler(const struct agent *a, const struct guest_run *r,
                         char *path, size_t len, bool *generic)
 {
@@ -228,6 +229,11 @@ static int find_handler(const struct agent *a, const struct guest_run *r,
         return 0;
     *generic = *arg != 0;
     snprintf(path, len, "%s/etc/bulkhead/rpc/%s", a->etc_root, name);
+    if (access(path, X_OK) == 0)
+        return 0;
+    /* bulkhead's own handlers (the updates proxy, guest/updates/), bound
+     * read-only from dom0 with the tools; the qube's /etc overrides them. */
+    snprintf(path, len, "%s/run/bulkhead/bin/rpc/%s", a->etc_root, name);
     return access(path, X_OK);
 }
 

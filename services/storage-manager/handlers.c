@@ -270,6 +270,9 @@ static void fill_info(Bulkhead__VolumeInfo *vi, Bulkhead__Revision **revs,
     vi->path = (char *)d->path;
     vi->prepared = d->m.session != 0;
     vi->session_bytes = d->session_bytes;
+    /* Which template root a running AppVM started on: `bulkhead ls`
+     * marks it outdated once the template committed a newer one. */
+    vi->template_revision = d->m.nlease ? d->m.lease[d->m.nlease - 1] : 0;
     for (size_t i = 0; i < d->m.nlayers; i++) {
         bulkhead__revision__init(&rv[i]);
         rv[i].id = d->revs[i].id;

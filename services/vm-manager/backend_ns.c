@@ -82,15 +82,19 @@ static int ns_start(const struct backend_start *s, struct backend_run **out,
                     char *err, size_t errlen)
 {
     static char *default_argv[] = {"/run/bulkhead/bin/bulkhead-agent", NULL};
-    char stage[4200], record[4200], env_qid[48], env_name[64];
+    char stage[4200], record[4200], env_qid[48], env_name[64], env_class[48];
     char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
-                    "/sbin:/bin", "BULKHEAD_ROOT=/", env_qid, env_name, NULL};
+                    "/sbin:/bin", "BULKHEAD_ROOT=/", env_qid, env_name,
+                    env_class, NULL};
     struct ns_spawn_result res;
     struct backend_run *r;
     int logfd, rc;
 
     snprintf(env_qid, sizeof(env_qid), "BULKHEAD_VCHAN_DOMID=%u", s->qid);
     snprintf(env_name, sizeof(env_name), "BULKHEAD_QUBE=%s", s->name);
+    /* The agent sets a template up for updates (guest/updates/). */
+    snprintf(env_class, sizeof(env_class), "BULKHEAD_QUBE_CLASS=%s",
+             s->klass ? s->klass : "");
     stage_path(s->name, stage, sizeof(stage));
     record_path(s->name, record, sizeof(record));
     if (mkdir_p(cfg.run_dir, 0700) < 0) {
