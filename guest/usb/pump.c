@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #define PUMP_BUF (64 * 1024)
-#define PUMP_RECHECK_MS 50
 
 /* socket -> vchan: only as much as the ring takes now, so the vchan
  * write never blocks and the socket is not read ahead of the ring. */
@@ -68,21 +67,27 @@ int pump_run(int sock, struct vchan *v, struct pump_stats *st)
             {.fd = vchan_fd_for_select(v), .events = POLLIN},
             {.fd = sock, .events = 0},
         };
-        int r;
+        int r, open;
 
-        /* data_ready/buffer_space also arm the peer's notifications */
+        /* Order matters (the lost wake-up of the first version): events
+         * are consumed first -- is_open() harvests whatever is pending on
+         * the vchan's edge-triggered event fd -- and only then are the
+         * rings checked, which also re-arms the peer's notifications.  A
+         * notification sent after that check is a fresh edge that poll()
+         * sees.  Checked the other way round, an event sent between the
+         * check and the harvest was swallowed: data in the ring, the
+         * peer's request bit already spent, both pumps asleep until the
+         * SCSI layer timed out (30 s stalls; tests/unit/usb_pump.c
+         * reproduces it within a few thousand round trips). */
+        open = vchan_is_open(v);
         while ((r = vchan_to_sock(v, sock, buf, st)) > 0)
             ;
-        if (r < 0 || (vchan_is_open(v) == VCHAN_DISCONNECTED &&
-                      vchan_data_ready(v) <= 0))
+        if (r < 0 || (open == VCHAN_DISCONNECTED && vchan_data_ready(v) <= 0))
             return 0;
         p[1].events = vchan_buffer_space(v) > 0 ? POLLIN : 0;
-        /* A bounded wait: should a wake-up ever be lost, the loop looks
-         * at both rings again within PUMP_RECHECK_MS instead of leaving
-         * a URB in the ring until the SCSI layer times out (30 s stalls
-         * were seen under TCG; see services/usb-proxy/README.md). */
-        if (poll(p, 2, PUMP_RECHECK_MS) < 0 && errno != EINTR)
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
             return -1;
+        /* Harvests the event that woke us; the loop re-checks after. */
         if (p[0].revents)
             vchan_wait(v);
         if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
