@@ -16,46 +16,18 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 tmproot
-mkdir -p "$ROOT/bin"
-for f in bulkhead bulkhead-launcher busd vm-manager storage-manager \
-         rpc-router policyd usb-proxy bulkhead-agent bulkhead-usb; do
-    cp "$BH_BIN/$f" "$ROOT/bin/" || { echo "missing $f"; exit 1; }
-done
-# the in-qube tools (bound at /run/bulkhead/bin in each qube)
-cp -r "$BH_BIN/guest" "$ROOT/bin/" || { echo "missing build/bin/guest"; exit 1; }
-chmod 755 "$ROOT/bin"
-BH_BIN=$ROOT/bin
-LOG=$ROOT/launcher.log
-
-"$BH_TOP/scripts/prepare-root" "$ROOT" >/dev/null
-SVCD=$ROOT/etc/bulkhead/services.d
-for f in "$SVCD"/*.conf; do
-    case $(basename "$f") in
-    busd.conf | vm-manager.conf | storage-manager.conf | rpc-router.conf | \
-        policyd.conf | usb-proxy.conf) ;;
-    *) rm -f "$f" ;;
-    esac
-done
-qube_cleanup() {
-    for r in "$ROOT"/run/bulkhead/qubes/*.pid; do
-        [ -e "$r" ] || continue
-        kill -9 "$(awk '$1 == "pid" {print $3}' "$r")" 2>/dev/null
-    done
-    return 0
-}
-at_cleanup qube_cleanup
+qube_system vm-manager storage-manager rpc-router policyd usb-proxy
 # shm named explicitly: services then skip the Xen probe (an access()
 # some sandboxes refuse)
-BULKHEAD_VCHAN=shm "$BH_BIN/bulkhead-launcher" --root "$ROOT" >>"$LOG" 2>&1 &
-LAUNCHER_PID=$!
-track_pid "$LAUNCHER_PID"
-check "the system boots (with policyd and usb-proxy)" wait_for 20 all_services_up
+export BULKHEAD_VCHAN=shm
+check "the system boots (with policyd and usb-proxy)" qube_system_start
 
 bh template install minimal >/dev/null
 bh create sys-usb --template minimal --label red >/dev/null
 bh create work --template minimal --label blue >/dev/null
 check "start sys-usb" bh start sys-usb
 check "start work" bh start work
+qube_system_note_cgroup
 
 # --- this kernel: no USB at all ----------------------------------------------
 out=$(bh usb list 2>/dev/null); rc=$?
