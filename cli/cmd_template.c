@@ -35,13 +35,15 @@ static void usage(FILE *out)
         "usage: bulkhead template install minimal|debian-12 [--name NAME] "
         "[--no-gui]\n"
         "       bulkhead template import NAME PATH\n"
-        "       bulkhead template list\n\n"
+        "       bulkhead template list\n"
+        "       bulkhead template export-image NAME\n\n"
         "install builds a TemplateVM: `minimal` from busybox-static in\n"
         "seconds, offline; `debian-12` with debootstrap, with Xvfb, xterm\n"
         "and fonts for the qubes' GUI unless --no-gui.  import takes a\n"
         "root filesystem directory or tarball (e.g. an Alpine\n"
         "minirootfs).  A failed or interrupted install leaves nothing\n"
-        "behind.\n");
+        "behind.  export-image makes the template's root a read-only\n"
+        "image for Xen qubes now (else done at their first start).\n");
 }
 
 static double now_s(void)
@@ -327,6 +329,31 @@ static int cmd_list(void)
     return 0;
 }
 
+/* The root image a Xen qube boots (storage-manager's file driver); a
+ * big template takes a while under mke2fs: a generous deadline. */
+static int cmd_export_image(int argc, char **argv)
+{
+    bus_msg req = BULKHEAD__ENVELOPE__INIT, *reply = NULL;
+    Bulkhead__TemplateExportImage x = BULKHEAD__TEMPLATE_EXPORT_IMAGE__INIT;
+    int rc;
+
+    if (argc != 1 || !name_is_valid(argv[0])) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    x.name = argv[0];
+    req.body_case = BULKHEAD__ENVELOPE__BODY_TEMPLATE_EXPORT_IMAGE;
+    req.template_export_image = &x;
+    rc = cli_admin_call("template export-image", "storage-manager", &req,
+                        &reply, 600000);
+    if (rc)
+        return rc;
+    if (reply->body_case == BULKHEAD__ENVELOPE__BODY_OK)
+        printf("%s\n", reply->ok->message);
+    bus_free(reply);
+    return 0;
+}
+
 int cmd_template(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
@@ -342,6 +369,8 @@ int cmd_template(int argc, char **argv)
         return cmd_install(argc - 2, argv + 2);
     if (!strcmp(argv[1], "import"))
         return cmd_import(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "export-image"))
+        return cmd_export_image(argc - 2, argv + 2);
     if (!strcmp(argv[1], "list") || !strcmp(argv[1], "ls")) {
         if (argc != 2) {
             usage(stderr);

@@ -117,6 +117,8 @@ static void handle_remove(struct bus *b, const bus_msg *m)
 
     if (!check_name(b, m, qube, "qube name"))
         return;
+    if (handlers_file_remove(qube, &e) < 0)
+        return reply_err(b, m, &e);
     if (!dov_qube_exists(pool, qube))
         return reply_ok(b, m, "no volumes"); /* idempotent */
     if (dov_qube_remove(pool, qube, &e) < 0)
@@ -147,6 +149,8 @@ static void handle_prepare(struct bus *b, const bus_msg *m)
     if (!check_name(b, m, p->qube, "qube name") ||
         !check_opt_name(b, m, p->template_, "template name"))
         return;
+    if (p->images)
+        return handle_prepare_images(b, m);
     /* A qube created before storage-manager knew it gets volumes now. */
     if (!dov_qube_exists(pool, p->qube) && p->klass[0] &&
         create_qube(p->qube, p->klass, p->template_, NULL, &e) < 0)
@@ -173,7 +177,8 @@ static void handle_release(struct bus *b, const bus_msg *m)
 
     if (!check_name(b, m, rl->qube, "qube name"))
         return;
-    if (dov_qube_release(pool, rl->qube, rl->commit, &e) < 0)
+    if (dov_qube_release(pool, rl->qube, rl->commit, &e) < 0 ||
+        handlers_file_release(rl->qube, rl->commit, &e) < 0)
         return reply_err(b, m, &e);
     reply_ok(b, m, rl->commit ? "released, committed" : "released");
 }
@@ -186,7 +191,10 @@ static void handle_revert(struct bus *b, const bus_msg *m)
     if (!check_name(b, m, rv->qube, "qube name") ||
         !check_name(b, m, rv->volume, "volume name"))
         return;
-    if (dov_volume_revert(pool, rv->qube, rv->volume, rv->revision, &e) < 0)
+    if (handlers_file_owns(rv->qube, rv->volume)
+            ? handlers_file_revert(rv->qube, rv->volume, rv->revision, &e) < 0
+            : dov_volume_revert(pool, rv->qube, rv->volume, rv->revision,
+                                &e) < 0)
         return reply_err(b, m, &e);
     log_info("reverted %s:%s", rv->qube, rv->volume);
     reply_ok(b, m, "reverted");
@@ -200,8 +208,11 @@ static void handle_set_keep(struct bus *b, const bus_msg *m)
     if (!check_name(b, m, k->qube, "qube name") ||
         !check_name(b, m, k->volume, "volume name"))
         return;
-    if (dov_volume_set_keep(pool, k->qube, k->volume, k->revisions_to_keep,
-                            &e) < 0)
+    if (handlers_file_owns(k->qube, k->volume)
+            ? handlers_file_set_keep(k->qube, k->volume, k->revisions_to_keep,
+                                     &e) < 0
+            : dov_volume_set_keep(pool, k->qube, k->volume,
+                                  k->revisions_to_keep, &e) < 0)
         return reply_err(b, m, &e);
     reply_ok(b, m, "revisions_to_keep set");
 }
@@ -224,6 +235,9 @@ void handlers_dispatch(struct bus *b, bus_msg *m)
         break;
     case BULKHEAD__ENVELOPE__BODY_TEMPLATE_LIST:
         handle_template_list(b, m);
+        break;
+    case BULKHEAD__ENVELOPE__BODY_TEMPLATE_EXPORT_IMAGE:
+        handle_template_export_image(b, m);
         break;
     case BULKHEAD__ENVELOPE__BODY_PING: {
         bus_msg r = BULKHEAD__ENVELOPE__INIT;

@@ -14,6 +14,21 @@ void handle_template_install(struct bus *b, const bus_msg *m);
 void handle_template_abort(struct bus *b, const bus_msg *m);
 void handle_template_list(struct bus *b, const bus_msg *m);
 
+/* The file driver (handlers_file.c): image volumes of Xen qubes, in
+ * $STATE/pools/file beside the dir-overlay pool D. */
+void handlers_file_init(struct dov_pool *d);
+void handle_prepare_images(struct bus *b, const bus_msg *m);
+void handle_template_export_image(struct bus *b, const bus_msg *m);
+/* The file side of release and remove (0 for a qube it does not know). */
+int handlers_file_release(const char *qube, bool commit, struct dov_err *e);
+int handlers_file_remove(const char *qube, struct dov_err *e);
+/* Does QUBE:VOLUME live in the file pool (a Xen qube's private)? */
+bool handlers_file_owns(const char *qube, const char *volume);
+int handlers_file_revert(const char *qube, const char *volume, uint64_t rev,
+                         struct dov_err *e);
+int handlers_file_set_keep(const char *qube, const char *volume,
+                           unsigned keep, struct dov_err *e);
+
 /* The pool the handlers work on (set by handlers_init). */
 struct dov_pool *handlers_pool(void);
 

@@ -122,6 +122,7 @@ int main(int argc, char **argv)
     setup_fault_injection();
     open_pool(&pool);
     handlers_init(&pool);
+    handlers_file_init(&pool);
     b = bus_open("storage-manager");
     if (!b)
         fatal("cannot connect to the bus");

@@ -34,6 +34,9 @@ static const char *const storage_syscalls[] = {
     "uname", "sysinfo", "getcwd", "chdir", "fchdir", "statfs", "fstatfs",
     "kill", "getgroups", "close_range", "utimes", "futimesat",
     "getrusage", "sched_getaffinity",
+    /* The file driver: mke2fs writes images (pwrite, fallocate), images
+     * are cloned (ioctl FICLONE, copy_file_range: above) */
+    "pwrite64", "pwritev", "fallocate",
     NULL,
 };
 
