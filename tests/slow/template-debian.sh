@@ -17,34 +17,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 tmproot
-mkdir -p "$ROOT/bin"
-for f in bulkhead bulkhead-launcher busd vm-manager storage-manager \
-         rpc-router bulkhead-agent; do
-    cp "$BH_BIN/$f" "$ROOT/bin/" || { echo "missing $f"; exit 1; }
-done
-[ -d "$BH_BIN/guest" ] && cp -r "$BH_BIN/guest" "$ROOT/bin/"
-chmod 755 "$ROOT/bin"
-BH_BIN=$ROOT/bin
+qube_system vm-manager storage-manager rpc-router
 POOL=$ROOT/var/lib/bulkhead/pools/default
-"$BH_TOP/scripts/prepare-root" "$ROOT" >/dev/null
-for f in "$ROOT"/etc/bulkhead/services.d/*.conf; do
-    case $(basename "$f") in
-    busd.conf | vm-manager.conf | storage-manager.conf | rpc-router.conf) ;;
-    *) rm -f "$f" ;;
-    esac
-done
-qube_cleanup() {
-    for r in "$ROOT"/run/bulkhead/qubes/*.pid; do
-        [ -e "$r" ] || continue
-        kill -9 "$(awk '$1 == "pid" {print $3}' "$r")" 2>/dev/null
-    done
-    return 0
-}
-at_cleanup qube_cleanup
-"$BH_BIN/bulkhead-launcher" --root "$ROOT" >>"$ROOT/launcher.log" 2>&1 &
-LAUNCHER_PID=$!
-track_pid "$LAUNCHER_PID"
-check "the system boots" wait_for 20 all_services_up
+check "the system boots" qube_system_start
 
 nothing_left() {
     ! bh template list 2>/dev/null | grep -q "^$1 " &&
