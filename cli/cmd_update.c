@@ -94,11 +94,19 @@ static void *reader_main(void *arg)
     static char buf[UPD_MAX_LINE + 1];
     size_t len = 0;
     bool cut = false; /* the rest of an overlong line is dropped */
+    bool cr = false;  /* a CR not (yet) followed by LF */
     char c;
     ssize_t n;
 
     while ((n = read(rd->fd, &c, 1)) > 0 || (n < 0 && errno == EINTR)) {
         if (n < 0)
+            continue;
+        /* A lone CR redraws the line (dpkg's "Reading database ... N%"):
+         * as on a terminal, only what follows the last one is kept. */
+        if (cr && c != '\n')
+            len = 0;
+        cr = c == '\r';
+        if (cr)
             continue;
         if (c == '\n') {
             if (!cut)

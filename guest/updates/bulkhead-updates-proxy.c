@@ -192,7 +192,7 @@ int main(void)
     const char *why = "";
     char *allow, *eol;
     uint32_t addr;
-    int up, n = 0;
+    int up, n = 0, n2;
 
     signal(SIGPIPE, SIG_IGN);
     alarm(TOTAL_LIMIT_S); /* the hard bound on one call, whatever happens */
@@ -210,8 +210,9 @@ int main(void)
     if (rq.method != UPX_CONNECT &&
         (n = build_request(&rq, head, head_end, out, sizeof(out), &why)) < 0)
         return reply_status(403, "Forbidden", why), 1;
-    if (resolve_host(rq.host, &addr, &why) < 0)
-        return reply_status(502, "Bad Gateway", why), 1;
+    if ((n2 = resolve_host(rq.host, &addr, &why)) < 0)
+        return n2 == -2 ? reply_status(403, "Forbidden", why)
+                        : reply_status(502, "Bad Gateway", why), 1;
     if ((up = connect_to(addr, rq.port)) < 0)
         return reply_status(502, "Bad Gateway", "cannot connect"), 1;
     if (rq.method == UPX_CONNECT) {

@@ -55,7 +55,7 @@ int resolve_host(const char *host, uint32_t *addr, const char **why)
 
     if (inet_pton(AF_INET, host, &a) == 1) {
         if (upx_addr_forbidden(a.s_addr))
-            return *why = "destination address not allowed", -1;
+            return *why = "destination address not allowed", -2;
         *addr = a.s_addr;
         return 0;
     }
@@ -71,7 +71,8 @@ int resolve_host(const char *host, uint32_t *addr, const char **why)
             return 0;
         }
     }
-    *why = n > 0 ? "name resolves only to addresses not allowed"
-                 : "name does not resolve";
+    if (n > 0)
+        return *why = "name resolves only to addresses not allowed", -2;
+    *why = "name does not resolve";
     return -1;
 }

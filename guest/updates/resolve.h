@@ -9,7 +9,8 @@
 #include <stdint.h>
 
 /* HOST is validated (proxy_req.c).  Returns 0 with *ADDR (network byte
- * order), or -1 with *WHY. */
+ * order); -2 with *WHY when it is a forbidden address (a refusal), -1
+ * when it does not resolve. */
 int resolve_host(const char *host, uint32_t *addr, const char **why);
 
 #endif
