@@ -8,7 +8,8 @@
  *   - with a display ($DISPLAY, or an X server at /tmp/.X11-unix/X0):
  *     gui.EXT, then gui, from /etc/bulkhead/dvm-open.conf; else
  *     run-mailcap --action=view, else xdg-open, whichever exists;
- *   - headless: viewer.EXT, then viewer, from that file.
+ *   - then (headless, or no desktop handler): viewer.EXT, then viewer,
+ *     from that file.
  * EXT is the file name's extension in lower case.  A command is a shell
  * command line; the file's path is appended as "$1".  The viewer's
  * stdin is /dev/null and its stdout goes to stderr: the handler's stdout
@@ -79,33 +80,44 @@ static bool in_path(const char *prog)
     return false;
 }
 
-/* The configured command for NAME, into CMD; -1 when there is none. */
+/* KIND.EXT, then KIND, from the config; NULL when neither is there. */
+static const char *lookup(const struct config *cfg, const char *kind,
+                          const char *name)
+{
+    const char *dot = strrchr(name, '.'), *v = NULL;
+    char key[64];
+
+    if (dot && dot[1] && strlen(dot) < 32) {
+        snprintf(key, sizeof(key), "%s.%s", kind, dot + 1);
+        for (char *k = key; *k; k++)
+            *k = (char)tolower((unsigned char)*k);
+        v = config_get(cfg, key);
+    }
+    return v ? v : config_get(cfg, kind);
+}
+
+/* The command for NAME, into CMD; -1 when there is none.  With a display
+ * the desktop's choice comes first; the headless viewer is the fallback,
+ * so a template configured for tests or scripts works either way. */
 static int pick_viewer(const char *name, char *cmd, size_t len)
 {
-    const char *dot = strrchr(name, '.'), *v = NULL, *kind;
-    char key[64] = "", err[256];
     struct config cfg = {0};
+    const char *v = NULL;
+    char err[256];
     bool gui = has_display();
 
-    kind = gui ? "gui" : "viewer";
-    if (config_load(&cfg, OPEN_CONF, err, sizeof(err)) == 0) {
-        if (dot && dot[1] && strlen(dot) < 32) {
-            snprintf(key, sizeof(key), "%s.%s", kind, dot + 1);
-            for (char *k = key; *k; k++)
-                *k = (char)tolower((unsigned char)*k);
-            v = config_get(&cfg, key);
-        }
-        if (!v)
-            v = config_get(&cfg, kind);
-    }
-    if (v)
+    if (config_load(&cfg, OPEN_CONF, err, sizeof(err)) < 0)
+        memset(&cfg, 0, sizeof(cfg));
+    if (gui && (v = lookup(&cfg, "gui", name)))
         snprintf(cmd, len, "%s", v);
     else if (gui && in_path("run-mailcap"))
         snprintf(cmd, len, "run-mailcap --action=view");
     else if (gui && in_path("xdg-open"))
         snprintf(cmd, len, "xdg-open");
+    else if ((v = lookup(&cfg, "viewer", name)))
+        snprintf(cmd, len, "%s", v);
     config_free(&cfg);
-    return v || gui ? (cmd[0] ? 0 : -1) : -1;
+    return cmd[0] ? 0 : -1;
 }
 
 static int run_viewer(const char *cmd, const char *path)
