@@ -37,7 +37,7 @@ struct pages_reader {
     size_t hdr_len;
     uint32_t pages, index, width, height;
     uint8_t *rgb;
-    uint64_t rgb_len, rgb_have, total;
+    uint64_t rgb_len, rgb_have, rgb_cap, total;
     char err[160];
 };
 
