@@ -131,9 +131,10 @@ static int open_in_dvm(const char *target, const char *path, bool view_only)
         return fprintf(stderr, "%s: %s: not a regular file under 1 GiB\n",
                        prog, path), 1;
     req.size = (uint64_t)st.st_size;
-    if (outfile_open(&o, path) < 0 || dvm_call_start(&call, target,
-                                                     "qubes.OpenInVM", &req,
-                                                     fd) < 0)
+    /* The temporary for a new version: none when nothing may come back
+     * (a read-only directory is fine for viewing). */
+    if ((!view_only && outfile_open(&o, path) < 0) ||
+        dvm_call_start(&call, target, "qubes.OpenInVM", &req, fd) < 0)
         return fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno)), 1;
     close(fd);
     rc = read_reply(&call, view_only, &o, &modified, why, sizeof(why));
@@ -141,7 +142,8 @@ static int open_in_dvm(const char *target, const char *path, bool view_only)
     if (call.eof && status != 0)
         rc = -1, snprintf(why, sizeof(why), "%s", dvm_status_text(status));
     if (rc < 0 || !modified) {
-        outfile_discard(&o);
+        if (!view_only)
+            outfile_discard(&o);
         if (rc < 0)
             return fprintf(stderr, "%s: %s: %s; the file is unchanged\n",
                            prog, path, why), status == CALL_EXIT_REFUSED

@@ -10,7 +10,8 @@
 #   rendering, the original archived; bulkhead-convert-img: a PNG exactly.
 #   Hostile disposables (a handler on minimal answering oversized pages,
 #   truncated data, too many pages, garbage, trailing data, nothing, a
-#   failure): refused, nothing written, the original in place.
+#   failure; for open: a 2 GiB size, fewer or more bytes than announced,
+#   garbage): refused, nothing written, the original in place.
 # Needs root, the Debian tree, python3 and poppler-utils on the host.
 . "$(dirname "$0")/../lib.sh"
 
@@ -41,6 +42,7 @@ tmproot
 qube_system vm-manager storage-manager rpc-router policyd
 cat >"$ROOT/etc/bulkhead/policy.d/10-test.policy" <<'POL'
 qubes.PdfConvert  *  work  @dispvm:hostile-dvm  allow
+qubes.OpenInVM    *  work  @dispvm:hostile-dvm  allow
 qubes.PdfConvert  *  work  @dispvm              allow
 qubes.ImgConvert  *  work  @dispvm              allow
 POL
@@ -66,6 +68,9 @@ bh start minimal >/dev/null
 bh run -p -u root minimal -- sh -c \
     'cat > /etc/bulkhead/rpc/qubes.PdfConvert; chmod 755 /etc/bulkhead/rpc/qubes.PdfConvert' \
     <"$H/hostile-handler" >/dev/null
+bh run -p -u root minimal -- sh -c \
+    'cat > /etc/bulkhead/rpc/qubes.OpenInVM; chmod 755 /etc/bulkhead/rpc/qubes.OpenInVM' \
+    <"$H/hostile-open-handler" >/dev/null
 bh shutdown --wait minimal >/dev/null
 bh create hostile-dvm --template minimal --label red \
     --prop template_for_dispvms=true --prop netvm=none >/dev/null
@@ -151,6 +156,18 @@ for m in oversize bigpage truncated toomany garbage trailing nothing fails; do
         sh -c "[ $rc = 1 ] && echo '$out' | grep -q 'not converted'"
     check "  ... nothing written, the original in place" \
         [ "$(w sh -c "ls -a ~ | grep h-$m")" = "h-$m.pdf" ]
+done
+open_unchanged() {
+    [ "$(w cat o-$1.txt)" = "keep me MODE=$1" ] &&
+        [ "$(w sh -c "ls -a | grep -c o-$1")" = 1 ]
+}
+for m in huge short long garbage; do
+    w sh -c "echo 'keep me MODE=$m' > o-$m.txt"
+    out=$(printf 'y\n' | bh run -p work -- bulkhead-open-in-dvm --dispvm hostile-dvm o-$m.txt 2>&1)
+    rc=$?
+    check "hostile open answer '$m' refused: exit 1 ($rc: $out)" \
+        sh -c "[ $rc = 1 ] && echo '$out' | grep -q 'file is unchanged'"
+    check "  ... the file is unchanged, no temporary left" open_unchanged $m
 done
 check "no disposable is left" wait_for 15 no_strays
 
