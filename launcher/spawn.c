@@ -192,28 +192,12 @@ static int bus_client_dir(const struct launch_ctx *ctx, const char *name,
     return make_dir(path, ctx->busd_uid, gid, 02710, err, errlen);
 }
 
-static int path_depth(const char *p)
-{
-    int n = 0;
-
-    for (; *p; p++)
-        n += *p == '/';
-    return n;
-}
-
-/* Only the directories DEPTH levels deep: the caller goes shallowest
- * first, so a service's directory inside another's (gui-daemon's
- * vchan/0/6000 in rpc-router's vchan/0) never makes the outer one root's
- * through mkdir_p. */
-static int writable_dirs(const struct svc_conf *c, int depth, char *err,
-                         size_t errlen)
+static int writable_dirs(const struct svc_conf *c, char *err, size_t errlen)
 {
     char path[PATH_MAX];
     struct stat st;
 
     for (int i = 0; i < c->nwritable; i++) {
-        if (path_depth(c->writable[i]) != depth)
-            continue;
         if (paths_join(path, sizeof(path), c->writable[i] + 1) < 0)
             return ERR("%s: path too long", c->writable[i]);
         if (stat(path, &st) == 0)
@@ -242,20 +226,12 @@ int spawn_prepare_dirs(const struct launch_ctx *ctx,
         return -1;
     if (bus_client_dir(ctx, "launcher", launcher_uid, err, errlen) < 0)
         return -1;
-    for (int i = 0; i < count; i++)
+    for (int i = 0; i < count; i++) {
         if (strcmp(confs[i].name, "busd") != 0 &&
             bus_client_dir(ctx, confs[i].name, confs[i].gid, err, errlen) < 0)
             return -1;
-    for (int depth = 1; depth < PATH_MAX / 2; depth++) {
-        bool any = false;
-        for (int i = 0; i < count; i++) {
-            for (int k = 0; k < confs[i].nwritable; k++)
-                any |= path_depth(confs[i].writable[k]) >= depth;
-            if (writable_dirs(&confs[i], depth, err, errlen) < 0)
-                return -1;
-        }
-        if (!any)
-            break;
+        if (writable_dirs(&confs[i], err, errlen) < 0)
+            return -1;
     }
     return 0;
 }

@@ -19,17 +19,17 @@
 #include "vchan/vchan.h"
 
 /* $RUN/vchan/<srv>/<cli>.<port>.sock, or, when the directory
- * $RUN/vchan/<srv>/<port>/ exists, <cli>.<port>.sock in it: a port whose
- * dom0 server is another service than the directory's owner (gui-daemon's
- * 6000 beside rpc-router's vchan/0) gets its own directory, which the
- * launcher makes for that service (services.d `writable`). */
+ * $RUN/vchan/<srv>.<port>/ exists, <cli>.<port>.sock in it: a port whose
+ * dom0 server is another service than vchan/0's owner (gui-daemon's 6000
+ * beside rpc-router) gets a directory of its own, made by the launcher
+ * for that service (services.d `writable`). */
 static int sock_path(char *buf, size_t len, int srv, int cli, int port)
 {
     struct stat st;
 
-    if (paths_fmt(buf, len, BH_RUN "/vchan/%d/%d", srv, port) >= 0 &&
+    if (paths_fmt(buf, len, BH_RUN "/vchan/%d.%d", srv, port) >= 0 &&
         stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
-        return paths_fmt(buf, len, BH_RUN "/vchan/%d/%d/%d.%d.sock", srv,
+        return paths_fmt(buf, len, BH_RUN "/vchan/%d.%d/%d.%d.sock", srv,
                          port, cli, port);
     return paths_fmt(buf, len, BH_RUN "/vchan/%d/%d.%d.sock", srv, cli,
                      port);

@@ -137,14 +137,14 @@ static void load_config(struct gd *d, struct opts *o, struct config *cfg)
                 exit(2);
 }
 
-/* The launcher makes our vchan directory $RUN/vchan/0/<port> (services.d
+/* The launcher makes our vchan directory $RUN/vchan/0.<port> (services.d
  * writable) 0700; the qubes' gui-agents must traverse it to reach their
  * socket, without listing the others'. */
 static void own_vchan_dir(void)
 {
     char dir[PATH_MAX];
 
-    if (paths_fmt(dir, sizeof(dir), BH_RUN "/vchan/0/%d", GUI_VCHAN_PORT) >= 0 &&
+    if (paths_fmt(dir, sizeof(dir), BH_RUN "/vchan/0.%d", GUI_VCHAN_PORT) >= 0 &&
         access(dir, F_OK) == 0 && chmod(dir, 0711) < 0)
         log_warn("chmod %s (qubes may not reach their channel)", dir);
 }
