@@ -21,6 +21,7 @@
 
 #include "busctl.h"
 #include "lib/names.h"
+#include "prompt_gui.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -37,15 +38,20 @@
 #define MARGIN_MS 200
 
 static volatile sig_atomic_t interrupted;
+/* --gui: the display of the dialog (prompt_gui.c); NULL: the terminal. */
+static const char *gui_display;
 static void on_signal(int sig) { (void)sig; interrupted = 1; }
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: bulkhead prompt [--once] [--no-tty]\n"
+    fprintf(out, "usage: bulkhead prompt [--once] [--no-tty] "
+                 "[--gui [--display D]]\n"
                  "Answers RPC policy 'ask' questions on this terminal: "
                  "y = default target, a target name, anything else = deny.\n"
                  "Keystrokes in the first second after a question are "
-                 "ignored; no answer in time = deny.\n");
+                 "ignored; no answer in time = deny.\n"
+                 "--gui: gui-daemon's dialog on the display (--display, "
+                 "$DISPLAY or gui-daemon.conf) instead.\n");
 }
 
 static uint64_t now_ms(void)
@@ -176,11 +182,16 @@ static void handle(const Bulkhead__AskRequest *a, bool tty)
     if (a->timeout_ms > MARGIN_MS)
         deadline -= MARGIN_MS;
     show(a);
-    guard(STDIN_FILENO, start + GUARD_MS, tty);
-    if (read_line(STDIN_FILENO, line, sizeof(line), deadline) == 1)
-        allow = decide(a, line, &target);
-    else
-        printf("\n(no answer)");
+    if (gui_display)
+        allow = prompt_gui_ask(a, gui_display, (unsigned)(deadline - start),
+                               &target);
+    else {
+        guard(STDIN_FILENO, start + GUARD_MS, tty);
+        if (read_line(STDIN_FILENO, line, sizeof(line), deadline) == 1)
+            allow = decide(a, line, &target);
+        else
+            printf("\n(no answer)");
+    }
     printf("%s\n", allow ? "-> allowed" : "-> denied");
     if (allow) {
         printf("  target: ");
@@ -194,7 +205,8 @@ static void handle(const Bulkhead__AskRequest *a, bool tty)
 int cmd_prompt(int argc, char **argv)
 {
     struct sigaction sa = {.sa_handler = on_signal};
-    bool once = false, tty;
+    bool once = false, gui = false, tty;
+    const char *display = NULL;
     struct bus *b;
 
     for (int i = 1; i < argc; i++) {
@@ -202,8 +214,17 @@ int cmd_prompt(int argc, char **argv)
             return usage(stdout), 0;
         if (!strcmp(argv[i], "--once"))
             once = true;
+        else if (!strcmp(argv[i], "--gui"))
+            gui = true;
+        else if (!strcmp(argv[i], "--display") && i + 1 < argc)
+            display = argv[++i];
         else if (strcmp(argv[i], "--no-tty"))
             return usage(stderr), EXIT_USAGE;
+    }
+    if (gui && !(gui_display = prompt_gui_display(display))) {
+        fprintf(stderr, "bulkhead: prompt: --gui: no display (--display, "
+                        "DISPLAY or gui-daemon.conf `display`)\n");
+        return EXIT_USAGE;
     }
     tty = isatty(STDIN_FILENO);
     for (int i = 1; i < argc; i++)

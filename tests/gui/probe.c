@@ -144,8 +144,9 @@ static void fake(uint8_t type, uint8_t detail, int16_t x, int16_t y)
                         x, y, 0);
 }
 
-/* The keycode carrying KEYSYM (unshifted), or 0. */
-static uint8_t keycode_of(uint32_t keysym)
+/* The keycode carrying KEYSYM, or 0; *SHIFTED (may be NULL) is set when
+ * it is the keycode's second (Shift) column. */
+static uint8_t keycode_at(uint32_t keysym, int *shifted)
 {
     const xcb_setup_t *s = xcb_get_setup(c);
     uint8_t n = (uint8_t)(s->max_keycode - s->min_keycode + 1);
@@ -154,23 +155,32 @@ static uint8_t keycode_of(uint32_t keysym)
     xcb_keysym_t *k = xcb_get_keyboard_mapping_keysyms(r);
     uint8_t code = 0;
 
-    for (int i = 0; i < n && !code; i++)
-        for (int j = 0; j < r->keysyms_per_keycode && j < 2 && !code; j++)
-            if (k[i * r->keysyms_per_keycode + j] == keysym)
+    for (int j = 0; j < r->keysyms_per_keycode && j < 2 && !code; j++)
+        for (int i = 0; i < n && !code; i++)
+            if (k[i * r->keysyms_per_keycode + j] == keysym) {
                 code = (uint8_t)(s->min_keycode + i);
+                if (shifted)
+                    *shifted = j == 1;
+            }
     free(r);
     return code;
 }
 
+static uint8_t keycode_of(uint32_t keysym)
+{
+    return keycode_at(keysym, NULL);
+}
+
+/* Printable ASCII and newline, with Shift where the keymap wants it
+ * ('>', '~', capitals). */
 static void type_text(const char *s)
 {
     uint8_t shift = keycode_of(0xffe1);
 
     for (; *s; s++) {
         uint32_t sym = *s == '\n' ? 0xff0d : (unsigned char)*s;
-        int up = *s == '>' || (*s >= 'A' && *s <= 'Z');
-        uint8_t k = keycode_of(*s >= 'A' && *s <= 'Z' ? sym + 32 :
-                               *s == '>' ? '.' : sym);
+        int up = 0;
+        uint8_t k = keycode_at(sym, &up);
 
         if (!k)
             continue;
