@@ -23,6 +23,8 @@ struct backend_start {
     const struct ns_stack *priv; /* NULL = none */
     long memory_mib;
     int vcpus;
+    /* Feature gui = 0: the agent starts no X server (BULKHEAD_GUI=0). */
+    bool gui_off;
 };
 
 struct backend_ops {

@@ -85,7 +85,8 @@ static int ns_start(const struct backend_start *s, struct backend_run **out,
     char stage[4200], record[4200], env_qid[48], env_name[64], env_class[48];
     char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
                     "/sbin:/bin", "BULKHEAD_ROOT=/", env_qid, env_name,
-                    env_class, NULL};
+                    env_class, s->gui_off ? "BULKHEAD_GUI=0" : "BULKHEAD_GUI=1",
+                    NULL};
     struct ns_spawn_result res;
     struct backend_run *r;
     int logfd, rc;

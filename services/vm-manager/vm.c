@@ -416,6 +416,8 @@ static int spawn(struct vm *vm, struct qube *q, const bus_msg *prep,
     }
     s.memory_mib = qubedb_long(&vm->db, q, P_MEMORY);
     s.vcpus = (int)qubedb_long(&vm->db, q, P_VCPUS);
+    s.gui_off = qube_feature_get(q, "gui") &&
+                !strcmp(qube_feature_get(q, "gui"), "0");
     return q->rt->ops->start(&s, &q->rt->br, err, errlen);
 }
 

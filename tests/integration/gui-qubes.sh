@@ -86,6 +86,15 @@ check_fails "the qube cannot reach dom0's X server (:$D0)" \
 check_fails "nor over TCP (own network namespace)" \
     bh run work -- sh -c "DISPLAY=127.0.0.1:$D0 xdpyinfo >/dev/null 2>&1"
 
+# A qube with feature gui = 0 gets neither X nor a GUI channel.
+bh create quiet --template deb --label gray >/dev/null
+bh features quiet gui 0 >/dev/null
+bh start quiet >/dev/null
+sleep 1
+check_fails "feature gui = 0: no X server in the qube" qx quiet "xdpyinfo >/dev/null 2>&1"
+check "...and no GUI channel offered" grep -q "quiet: feature gui = 0: no GUI channel" "$LOG"
+bh kill quiet >/dev/null 2>&1
+
 # ---- an xterm in work -------------------------------------------------------
 run_x work xterm -geometry 60x10+40+60 -T term -e sh
 check "[work] term appears on the dom0 display" wait_for 15 d0 "$P" find "[work] term"
