@@ -23,7 +23,10 @@ TREE=$("$(dirname "$0")/../../scripts/debian-test-tree") || {
     echo "# skipped: no Debian test tree"; echo "0 passed, 0 failed"; exit 0; }
 
 tmproot
-qube_system vm-manager storage-manager rpc-router policyd net-manager
+qube_system vm-manager storage-manager rpc-router policyd net-manager \
+    update-check
+# The periodic check stays off until its own part at the end.
+echo "update_check_interval_s = 0" >>"$ROOT/etc/bulkhead/bulkhead.conf"
 
 # --- the package repository: bh-hello 1.0, 2.0, and 3.0 whose postinst fails
 mkdeb() { # mkdeb VERSION [failing]
@@ -141,6 +144,8 @@ echo "$out" | sed 's/^/# /'
 check "update --check reports bh-hello 1.0 -> 2.0" \
     sh -c "echo '$out' | grep -q 'debian: 1 update available' &&
            echo '$out' | grep -q 'bh-hello 1.0 -> 2.0'"
+check "the check recorded updates-available=1 on debian" \
+    [ "$(bh features debian updates-available)" = 1 ]
 check "the check left the template halted" \
     sh -c "$BHC ls debian | grep -q ' Halted '"
 out=$(bh update minimal 2>&1)
@@ -166,6 +171,8 @@ check "update reports what changed" \
 check "update showed the template's progress" \
     sh -c "echo '$out' | grep -q '^\[debian\] .*Unpacking bh-hello'"
 check "the template is halted again" sh -c "$BHC ls debian | grep -q ' Halted '"
+check_fails "after the update, updates-available is unset" \
+    sh -c "$BHC features debian | grep -q updates-available"
 check "ls marks work as running on an outdated template root" \
     sh -c "$BHC ls | grep -q '^work .*debian\*' && $BHC ls | grep -q 'outdated'"
 check "work still runs 1.0 until its restart" \
@@ -198,5 +205,25 @@ bh start debian >/dev/null
 check "the template still has bh-hello 2.0 installed cleanly" \
     sh -c "[ \"\$($BHC run debian -- dpkg-query -W -f '\${Version} \${Status}' bh-hello)\" = '2.0 install ok installed' ]"
 bh shutdown --wait debian >/dev/null
+
+# --- the periodic check (update-check service) --------------------------
+# 3.0 is still offered (its postinst fails): a check reports it.
+bh features debian updates-available --unset >/dev/null
+bh events >"$ROOT/events.out" 2>&1 &
+track_pid $!
+sed -i 's/^update_check_interval_s = .*/update_check_interval_s = 2/' \
+    "$ROOT/etc/bulkhead/bulkhead.conf"
+bh service restart update-check >/dev/null
+check "the periodic check sets updates-available on debian" \
+    wait_for 60 sh -c "[ \"\$($BHC features debian updates-available)\" = 1 ]"
+check "bulkhead events showed the change" \
+    grep -q "domain-feature-set.*updates-available" "$ROOT/events.out"
+sed -i 's/^update_check_interval_s = .*/update_check_interval_s = 0/' \
+    "$ROOT/etc/bulkhead/bulkhead.conf"
+bh service restart update-check >/dev/null
+check "the periodic check left the template halted" \
+    wait_for 60 sh -c "$BHC ls debian | grep -q ' Halted '"
+check "update-check was never killed by its sandbox" \
+    sh -c "! grep -i 'update-check.*seccomp' '$LOG'"
 
 finish
