@@ -135,6 +135,13 @@ static int relay(int up, bool both)
             if (!p[i].revents)
                 continue;
             ssize_t r = read(p[i].fd, buf, sizeof(buf));
+            if (r <= 0 && i == 1) {
+                /* The client said all it will say: pass the half-close on
+                 * and keep relaying the answer. */
+                shutdown(up, SHUT_WR);
+                p[1].fd = -1;
+                continue;
+            }
             if (r <= 0)
                 return 0;
             total += (unsigned long long)r;

@@ -74,6 +74,9 @@ new_ns() { [ "$(readlink "$INETNS")" != "$(readlink /proc/self/ns/net)" ]; }
 wait_for 10 new_ns || { echo "# no internet namespace"; exit 1; }
 nsenter --net="$INETNS" busybox httpd -f -p 80 -h "$ROOT/www" &
 track_pid $!
+# Plain HTTP on 443 too: enough to see a CONNECT tunnel carry bytes.
+nsenter --net="$INETNS" busybox httpd -f -p 443 -h "$ROOT/www" &
+track_pid $!
 
 check "the system boots with net-manager" qube_system_start
 BHC="$BH_BIN/bulkhead --root $ROOT"
@@ -128,6 +131,20 @@ check "the proxy refuses CONNECT to port 80 ($out)" \
 out=$(proxy "GET http://192.0.2.1:8080/repo/Release HTTP/1.1")
 check "the proxy refuses another port ($out)" \
     [ "$out" = "HTTP/1.1 403 Forbidden" ]
+out=$(printf 'CONNECT 192.0.2.1:443 HTTP/1.1\r\n\r\nGET /repo/Release HTTP/1.0\r\n\r\n' |
+    bh run -p debian -- timeout 20 bash -c \
+    'exec 3<>/dev/tcp/127.0.0.1/8082; cat >&3; cat <&3' | tr -d '\r')
+check "CONNECT to port 443 is a tunnel (the bytes reach the server)" \
+    sh -c "echo '$out' | head -1 | grep -q '^HTTP/1.1 200 Connection established' &&
+           echo '$out' | grep -q '^Label: bulkhead-test'"
+# An allowlist in sys-net (/rw/config/updates-proxy.allow) that does not
+# name the repository.
+bh run -u root sys-net -- sh -c \
+    'mkdir -p /rw/config && echo .debian.org >/rw/config/updates-proxy.allow'
+out=$(proxy "GET http://192.0.2.1/repo/Release HTTP/1.1")
+check "a host outside sys-net's allowlist is refused ($out)" \
+    [ "$out" = "HTTP/1.1 403 Forbidden" ]
+bh run -u root sys-net -- rm /rw/config/updates-proxy.allow
 SQ=$(bh prefs sys-net ip)
 out=$(proxy "GET http://$SQ/ HTTP/1.1")
 check "the proxy refuses the qube network ($SQ: $out)" \
@@ -154,6 +171,8 @@ check "minimal: nothing to do ($out)" \
 
 bh create work --template debian --label blue --prop netvm=none >/dev/null
 bh start work >/dev/null
+check "the AppVM has no proxy setting (nothing listens on its port)" \
+    bh run work -- test ! -e /etc/apt/apt.conf.d/01bulkhead-updates-proxy
 check "the AppVM runs bh-hello 1.0" \
     [ "$(bh run work -- cat /usr/share/bh-hello/version)" = 1.0 ]
 check "an AppVM cannot use qubes.UpdatesProxy (policy: templates only)" \
