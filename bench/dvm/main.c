@@ -165,7 +165,7 @@ static void setup(void)
 static void wait_preload(void)
 {
     if (sh("i=0; while [ $i -lt 300 ]; do for f in '%s'/var/lib/bulkhead/"
-           "qubes/disp*.conf; do [ -e \"$f\" ] && grep -q '^feature.preloaded"
+           "qubes/disp*.conf; do [ -e \"$f\" ] && grep -qs '^feature.preloaded"
            " = 1' \"$f\" && q=$(basename \"$f\" .conf) && [ -e '%s/run/"
            "bulkhead/qubes/'$q.pid ] && BH run $q -- true >/dev/null 2>&1 && "
            "exit 0; done; sleep 0.1; i=$((i+1)); done; exit 1", root,

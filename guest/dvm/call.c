@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,17 @@ int dvm_call_start(struct dvm_call *call, const char *target,
     }
     call->answer_fd = an[0];
     return 0;
+}
+
+int dvm_call_wait(struct dvm_call *call, int ms)
+{
+    struct pollfd p = {call->answer_fd, POLLIN, 0};
+    int n;
+
+    do
+        n = poll(&p, 1, ms);
+    while (n < 0 && errno == EINTR);
+    return n > 0 ? 0 : -1;
 }
 
 ssize_t dvm_call_read(struct dvm_call *call, void *untrusted_buf, size_t n)

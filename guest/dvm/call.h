@@ -25,6 +25,10 @@ int dvm_call_start(struct dvm_call *call, const char *target,
                    const char *service, const struct dvm_req *req,
                    int file_fd);
 
+/* Waits up to MS milliseconds for answer bytes (or the end); returns 0
+ * when there is something to read, -1 on timeout. */
+int dvm_call_wait(struct dvm_call *call, int ms);
+
 /* Reads up to N answer bytes; 0 at the end, -1 on error. */
 ssize_t dvm_call_read(struct dvm_call *call, void *untrusted_buf, size_t n);
 

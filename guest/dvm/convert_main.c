@@ -7,7 +7,8 @@
  * page, pdfwrite.c) or NAME.trusted.png beside the original, which moves
  * to ~/QubesUntrustedPDFs/ or ~/QubesUntrustedImages/.  Nothing of the
  * original's structure, text, fonts or scripts reaches the result.  A
- * refused answer leaves no output and the original where it was.
+ * refused answer leaves no output and the original where it was; so does
+ * a disposable silent for 120 s (BULKHEAD_DVM_TIMEOUT=SECONDS).
  *
  * Exit: 0 every file converted; 1 some failed (one line each); 2 usage. */
 #include "guest/dvm/call.h"
@@ -26,6 +27,16 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Longest silence from the disposable before the call is given up:
+ * 120 s, or BULKHEAD_DVM_TIMEOUT seconds (tests). */
+static int stall_ms(void)
+{
+    const char *e = getenv("BULKHEAD_DVM_TIMEOUT");
+    long s = e ? strtol(e, NULL, 10) : 0;
+
+    return s > 0 && s < 86400 ? (int)s * 1000 : 120000;
+}
 
 struct job {
     bool pdf;
@@ -80,9 +91,17 @@ static int read_answer(struct dvm_call *call, struct pages_reader *r,
     static uint8_t untrusted_buf[1 << 16];
     ssize_t n;
 
-    while ((n = dvm_call_read(call, untrusted_buf, sizeof(untrusted_buf))) > 0)
+    for (;;) {
+        /* A disposable that stalls is as good as one that says nothing
+         * (a cold start plus 500 pages take far less). */
+        if (dvm_call_wait(call, stall_ms()) < 0)
+            return snprintf(why, whylen, "no answer for %d s",
+                            stall_ms() / 1000), -1;
+        if ((n = dvm_call_read(call, untrusted_buf, sizeof(untrusted_buf))) <= 0)
+            break;
         if (pages_feed(r, untrusted_buf, (size_t)n) < 0)
             return snprintf(why, whylen, "%s", r->err), -1;
+    }
     if (n < 0)
         return snprintf(why, whylen, "read: %s", strerror(errno)), -1;
     if (pages_finish(r) < 0)

@@ -10,8 +10,8 @@
 #   rendering, the original archived; bulkhead-convert-img: a PNG exactly.
 #   Hostile disposables (a handler on minimal answering oversized pages,
 #   truncated data, too many pages, garbage, trailing data, nothing, a
-#   failure; for open: a 2 GiB size, fewer or more bytes than announced,
-#   garbage): refused, nothing written, the original in place.
+#   failure, silence; for open: a 2 GiB size, fewer or more bytes than
+#   announced, garbage): refused, nothing written, the original in place.
 # Needs root, the Debian tree, python3 and poppler-utils on the host.
 . "$(dirname "$0")/../lib.sh"
 
@@ -148,9 +148,11 @@ check "  ... the original moved to ~/QubesUntrustedImages/" \
     w test -f QubesUntrustedImages/pic.png
 
 # --- hostile disposables ------------------------------------------------------------
-for m in oversize bigpage truncated toomany garbage trailing nothing fails; do
+for m in oversize bigpage truncated toomany garbage trailing nothing fails \
+         stall; do
     w sh -c "echo '%PDF-1.4 MODE=$m' > h-$m.pdf"
-    out=$(bh run work -- bulkhead-convert-pdf --dispvm hostile-dvm h-$m.pdf 2>&1)
+    out=$(bh run work -- env BULKHEAD_DVM_TIMEOUT=2 \
+          bulkhead-convert-pdf --dispvm hostile-dvm h-$m.pdf 2>&1)
     rc=$?
     check "hostile answer '$m' refused: exit 1 ($rc: $out)" \
         sh -c "[ $rc = 1 ] && echo '$out' | grep -q 'not converted'"
