@@ -484,9 +484,12 @@ int upd_update(struct upd_ctx *c, const struct upd_template *t,
         return fprintf(c->out, "%s: no package manager (apt): nothing to "
                                "do\n", tpl), 0;
     if (st != 0) {
-        fprintf(c->out, "%s: FAILED (%s%s, status %d)\n", tpl,
-                r->failed_step[0] ? r->failed_step : "apt-get dist-upgrade",
-                st < 0 ? err : "", st);
+        if (st < 0)
+            fprintf(c->out, "%s: FAILED (%s)\n", tpl, err);
+        else
+            fprintf(c->out, "%s: FAILED (%s, status %d)\n", tpl,
+                    r->failed_step[0] ? r->failed_step
+                                      : "apt-get dist-upgrade", st);
         undo(c, tpl, before);
         return 1;
     }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HEAD_TIMEOUT_MS 15000      /* the template must send its request */
@@ -42,13 +43,24 @@ static void reply_status(int code, const char *text, const char *why)
 
 /* Reads until the blank line ending the head; *LEN includes what was
  * read beyond it (a CONNECT client may start TLS at once). */
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
 static int read_head(char *buf, size_t cap, size_t *len, size_t *head_end)
 {
     struct pollfd p = {0, POLLIN, 0};
+    long long deadline = now_ms() + HEAD_TIMEOUT_MS;
 
     *len = 0;
     while (*len < cap) {
-        if (poll(&p, 1, HEAD_TIMEOUT_MS) != 1)
+        long long left = deadline - now_ms();
+        /* The whole head within the bound, not each byte of it. */
+        if (left <= 0 || poll(&p, 1, (int)left) != 1)
             return -1;
         ssize_t n = read(0, buf + *len, cap - *len);
         if (n <= 0)
