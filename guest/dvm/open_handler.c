@@ -5,7 +5,8 @@
  * them (and the request was not view-only), else UNCHANGED.
  *
  * The viewer (decided in this order):
- *   - with a display ($DISPLAY, or an X server at /tmp/.X11-unix/X0):
+ *   - with a display ($DISPLAY, or the qube's X server at :0, waited for
+ *     up to 5 s when the template has Xvfb):
  *     gui.EXT, then gui, from /etc/bulkhead/dvm-open.conf; else
  *     run-mailcap --action=view, else xdg-open, whichever exists;
  *   - then (headless, or no desktop handler): viewer.EXT, then viewer,
@@ -52,15 +53,23 @@ static int hash_file(const char *path, uint64_t *h, uint64_t *size)
     return n < 0 ? -1 : 0;
 }
 
+/* The qube's own X server (guest/agent_gui.c starts Xvfb at :0 when the
+ * template has it).  A fresh disposable may still be starting it: with
+ * Xvfb installed, wait up to 5 s for its socket rather than fall back to
+ * the headless viewer by a race. */
 static bool has_display(void)
 {
     const char *d = getenv("DISPLAY");
+    bool gui_template = access("/usr/bin/Xvfb", X_OK) == 0;
 
     if (d && *d)
         return true;
-    if (access("/tmp/.X11-unix/X0", F_OK) == 0) {
-        setenv("DISPLAY", ":0", 1);
-        return true;
+    for (int i = 0; i <= (gui_template ? 50 : 0); i++) {
+        if (access("/tmp/.X11-unix/X0", F_OK) == 0) {
+            setenv("DISPLAY", ":0", 1);
+            return true;
+        }
+        usleep(100 * 1000);
     }
     return false;
 }

@@ -3,8 +3,9 @@
 # qube_system with policyd; default-dvm on a Debian template (the cached
 # tree of scripts/debian-test-tree, which has pdftoppm) with the handlers
 # installed by bulkhead-dvm-install; a source qube `work` on minimal.
-#   bulkhead-open-in-dvm: view-only, edit and return confirmed / declined,
-#   no viewer for a type; the disposables are gone afterwards.
+#   bulkhead-open-in-dvm: view-only, edit and return confirmed / declined
+#   (by the GUI viewer: the disposable's own Xvfb), a type with only a
+#   headless viewer, no viewer for a type; the disposables are gone.
 #   bulkhead-convert-pdf: a PDF made here (4 pages, text and an image):
 #   same page count and sizes, no text layer, pixels like the original's
 #   rendering, the original archived; bulkhead-convert-img: a PNG exactly.
@@ -54,9 +55,17 @@ bh template install minimal >/dev/null
 check "the Debian tree imports as a template" \
     bh template import deb "$TREE"
 bh start deb >/dev/null
-bh run -u root deb -- sh -c '/run/bulkhead/bin/bulkhead-dvm-install &&
-    echo "viewer.txt = sed -i s/original/changed-in-dvm/" \
-        >>/etc/bulkhead/dvm-open.conf' >/dev/null
+# The Debian qubes have a display (the agent starts Xvfb): gui.txt is the
+# viewer for .txt, proven by reaching the X server; .csv has only a
+# headless viewer, the fallback.
+cat >"$ROOT/viewers" <<'EOF2'
+gui.txt = sh -c 'xdpyinfo >/dev/null && sed -i s/original/changed-in-gui/ "$1"' sh
+viewer.txt = sed -i s/original/changed-headless/
+viewer.csv = sed -i s/original/changed-headless/
+EOF2
+bh run -u root deb -- /run/bulkhead/bin/bulkhead-dvm-install >/dev/null
+bh run -p -u root deb -- sh -c 'cat >> /etc/bulkhead/dvm-open.conf' \
+    <"$ROOT/viewers" >/dev/null
 check "bulkhead-dvm-install put the handlers in the template" \
     bh run deb -- test -x /etc/bulkhead/rpc/qubes.PdfConvert
 bh shutdown --wait deb >/dev/null
@@ -97,11 +106,15 @@ out=$(printf 'y\n' | bh run -p work -- bulkhead-open-in-dvm notes.txt 2>&1)
 rc=$?
 check "open, edited there, confirmed: exit 0 ($out)" \
     sh -c "[ $rc = 0 ] && echo '$out' | grep -q replaced"
-check "  ... the file is the disposable's version" \
-    [ "$(w cat notes.txt)" = "the changed-in-dvm text" ]
+check "  ... the file is the disposable's version, from its GUI viewer" \
+    [ "$(w cat notes.txt)" = "the changed-in-gui text" ]
 check "  ... with its mode kept (640)" \
     [ "$(w stat -c %a notes.txt)" = 640 ]
 check "  ... and no disposable is left" wait_for 15 no_strays
+w sh -c 'echo "original,1" > ~/t.csv'
+out=$(printf 'y\n' | bh run -p work -- bulkhead-open-in-dvm t.csv 2>&1)
+check "a type with only a headless viewer: that one edits it ($out)" \
+    [ "$(w cat t.csv)" = "changed-headless,1" ]
 w sh -c 'echo data > ~/x.unknown'
 out=$(bh run work -- bulkhead-open-in-dvm x.unknown 2>&1); rc=$?
 check "no viewer configured for the type: exit 1, says so ($out)" \
