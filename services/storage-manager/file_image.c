@@ -19,6 +19,24 @@ static int failed(char *err, size_t errlen, const char *what, const char *p)
     return -1;
 }
 
+/* Where copy_file_range is refused (some filesystems, old kernels). */
+static int rw_range(int in, int out, off_t off, off_t len)
+{
+    char buf[65536];
+
+    while (len > 0) {
+        ssize_t n = pread(in, buf, len < (off_t)sizeof(buf)
+                                       ? (size_t)len : sizeof(buf), off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || pwrite(out, buf, (size_t)n, off) != n)
+            return n == 0 ? (errno = EIO, -1) : -1;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
 /* Copies [off, off+len) of IN to OUT at the same offset. */
 static int copy_range(int in, int out, off_t off, off_t len)
 {
@@ -28,6 +46,9 @@ static int copy_range(int in, int out, off_t off, off_t len)
         ssize_t n = copy_file_range(in, &a, out, &b, (size_t)len, 0);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && (errno == EXDEV || errno == EOPNOTSUPP ||
+                      errno == ENOSYS || errno == EINVAL))
+            return rw_range(in, out, a, len);
         if (n <= 0)
             return n == 0 ? (errno = EIO, -1) : -1;
         len -= n;

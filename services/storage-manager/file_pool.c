@@ -145,7 +145,10 @@ static int make_skeleton(const char *skel)
     for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
         if (snprintf(p, sizeof(p), "%s%s", skel, d[i].rel) >= (int)sizeof(p))
             return errno = ENAMETOOLONG, -1;
-        if (mkdir(p, d[i].mode) < 0 || (d[i].user && chown(p, 1000, 1000) < 0))
+        /* chmod: the service's umask (077) must not make the image's
+         * /rw, /home 0700 root's (the user could not reach its home). */
+        if (mkdir(p, d[i].mode) < 0 || chmod(p, d[i].mode) < 0 ||
+            (d[i].user && chown(p, 1000, 1000) < 0))
             return -1;
     }
     return 0;

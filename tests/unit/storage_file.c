@@ -221,6 +221,13 @@ Test(file, private_revisions_commit_discard_revert)
     app("work");
     prep("work", &p);
     cr_assert(p.root_readonly);
+    /* The new private's skeleton, whatever the service's umask (077). */
+    char cmd[3 * PATH_MAX];
+    snprintf(cmd, sizeof(cmd), "debugfs -R 'stat /home' %s 2>/dev/null | "
+             "grep -q 'Mode:  0755' && debugfs -R 'stat /home/user' %s "
+             "2>/dev/null | tr '\\n' ' ' | grep -q 'Mode:  0700.*User: *1000 '",
+             p.private_img, p.private_img);
+    cr_assert_eq(system(cmd), 0, "home 0755, home/user 1000 0700");
     cr_assert_eq(access(p.volatile_img, F_OK), 0);
     mark(p.private_img, "one");
     rel("work", true);
