@@ -99,6 +99,8 @@ static void child_creds(const struct svc_conf *c, struct sandbox_creds *cr,
     memset(cr, 0, sizeof(*cr));
     cr->uid = c->uid;
     cr->gid = c->gid;
+    cr->ngroups = c->ngroups;
+    memcpy(cr->groups, c->groups, sizeof(cr->groups));
     cr->ncaps = c->ncaps;
     memcpy(cr->caps, c->caps, sizeof(cr->caps));
     cr->namespaces = c->namespaces;

@@ -14,7 +14,7 @@
 #define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -1)
 
 static const char *const known_keys[] = {
-    "exec", "uid", "user", "gid", "capabilities", "after", "restart", "namespaces",
+    "exec", "uid", "user", "gid", "groups", "capabilities", "after", "restart", "namespaces",
     "writable", "ready_timeout_ms", "stop_timeout_ms", "source", "notes",
     "enabled", NULL,
 };
@@ -157,6 +157,32 @@ static int parse_writable(struct svc_conf *c, const char *v, char *err,
     return 0;
 }
 
+/* groups = N...: numeric supplementary groups (no group database on the
+ * host is consulted or changed); 0 (root's group) is refused. */
+static int parse_groups(struct svc_conf *c, const char *v, char *err,
+                        size_t errlen)
+{
+    char buf[256], *tok, *save = NULL;
+
+    c->ngroups = 0;
+    if (!v)
+        return 0;
+    if (strlen(v) >= sizeof(buf))
+        return ERR("groups: too long");
+    snprintf(buf, sizeof(buf), "%s", v);
+    for (tok = strtok_r(buf, " ,\t", &save); tok;
+         tok = strtok_r(NULL, " ,\t", &save)) {
+        char *end;
+        unsigned long g = strtoul(tok, &end, 10);
+        if (*end || end == tok || g == 0 || g > 2147483646UL)
+            return ERR("groups: '%s' is not a group number above 0", tok);
+        if (c->ngroups == SANDBOX_MAX_GROUPS)
+            return ERR("groups: at most %d", SANDBOX_MAX_GROUPS);
+        c->groups[c->ngroups++] = (gid_t)g;
+    }
+    return 0;
+}
+
 /* uid = auto | N; user = auto | root | N (the same key, by another name:
  * there are no passwd entries for services). */
 static int parse_ids(struct svc_conf *c, const struct config *cfg, char *err,
@@ -182,7 +208,7 @@ static int parse_ids(struct svc_conf *c, const struct config *cfg, char *err,
             return ERR("gid: expected a number");
         c->gid = (gid_t)v;
     }
-    return 0;
+    return parse_groups(c, config_get(cfg, "groups"), err, errlen);
 }
 
 static int parse_restart(struct svc_conf *c, const char *v, char *err,

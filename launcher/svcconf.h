@@ -7,6 +7,9 @@
  *   uid           auto | N          default auto = uid_base + slot(NAME)
  *   user          auto | root | N   the same as uid (one of the two)
  *   gid           N                 default = uid
+ *   groups        N...              supplementary groups (numeric), e.g.
+ *                                   the Xen device group (99990 by
+ *                                   convention: README-xen.md)
  *   capabilities  NAME...           Linux capabilities kept (net_admin ...)
  *   after         SERVICE...        dependencies: started and ready first
  *                                   (busd is implicit for every service)
@@ -47,6 +50,8 @@ struct svc_conf {
     char prog[256];                /* its first word: the binary */
     uid_t uid;                     /* SVC_UID_AUTO until assigned */
     gid_t gid;                     /* (gid_t)-1: same as uid */
+    gid_t groups[SANDBOX_MAX_GROUPS];
+    int ngroups;
     int caps[SANDBOX_MAX_CAPS];
     int ncaps;
     char deps[SVC_MAX_DEPS][NAME_MAX_LEN + 1];

@@ -427,7 +427,7 @@ static int switch_ids(const struct sandbox_creds *c, char *err, size_t errlen)
     /* Keep the permitted set across setresuid; it is cut down below. */
     if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
         FAIL("PR_SET_KEEPCAPS");
-    if (setgroups(0, NULL) < 0)
+    if (setgroups((size_t)c->ngroups, c->ngroups ? c->groups : NULL) < 0)
         FAIL("setgroups");
     if (setresgid(c->gid, c->gid, c->gid) < 0)
         FAIL("setresgid %u", (unsigned)c->gid);

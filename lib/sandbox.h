@@ -74,10 +74,16 @@ int sandbox_ns_from_name(const char *name); /* 0 when unknown */
 #define SANDBOX_MAX_CAPS 16
 #define SANDBOX_MAX_WRITABLE 16
 
+#define SANDBOX_MAX_GROUPS 4
+
 /* What the launcher applies in the child between fork and exec. */
 struct sandbox_creds {
     uid_t uid;
     gid_t gid;
+    /* Supplementary groups (none by default): e.g. the group owning the
+     * Xen device nodes in a Xen dom0 (services/vm-manager/README-xen.md). */
+    gid_t groups[SANDBOX_MAX_GROUPS];
+    int ngroups;
     int caps[SANDBOX_MAX_CAPS];
     int ncaps;
     int namespaces;                 /* SANDBOX_NS_* */

@@ -21,6 +21,10 @@ struct backend_start {
     const char *klass;
     struct ns_stack root;
     const struct ns_stack *priv; /* NULL = none */
+    /* VM backends (vm_images): the file driver's images, attached as
+     * xvda (root, read-only when image_root_ro), xvdb, xvdc. */
+    const char *image_root, *image_private, *image_volatile;
+    bool image_root_ro;
     long memory_mib;
     int vcpus;
     /* Feature gui = 0: the agent starts no X server (BULKHEAD_GUI=0). */
@@ -29,6 +33,9 @@ struct backend_start {
 
 struct backend_ops {
     const char *name;
+    /* Volumes as image files (storage-manager's file driver) rather
+     * than overlay stacks. */
+    bool vm_images;
     /* Anything persistent a new qube needs beyond its volumes. */
     int (*create)(const char *name, char *err, size_t errlen);
     /* Spawns init; the run record is on disk before it returns. */

@@ -11,6 +11,7 @@
 #include "backend.h"
 #include "backend_xen.h"
 #include "xen_config.h"
+#include "xen_disk.h"
 
 #include "lib/atomicfile.h"
 #include "lib/log.h"
@@ -40,6 +41,7 @@ struct backend_run {
     bool have_watcher;
     atomic_bool stop;
     char note[160];
+    char loops[XEN_MAX_DISKS][XDISK_DEV_MAX]; /* "" = none */
 };
 
 static libxl_ctx *ctx;
@@ -71,6 +73,24 @@ static int xen_dom0(char *why, size_t len)
     return ok;
 }
 
+/* The disks' hotplug helper libxl runs (xen_block_main.c): by default
+ * bulkhead-xen-block beside vm-manager's own executable, so build/bin
+ * and an installed /usr/lib/bulkhead/bin both work. */
+static void default_block_script(void)
+{
+    char self[900];
+    ssize_t n;
+
+    if (settings.block_script[0] ||
+        (n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
+        return;
+    self[n] = 0;
+    if (strrchr(self, '/'))
+        *strrchr(self, '/') = 0;
+    snprintf(settings.block_script, sizeof(settings.block_script),
+             "%s/bulkhead-xen-block", self);
+}
+
 void backend_xen_configure(const char *qube_run_dir)
 {
     char path[4096], err[400], *text;
@@ -84,6 +104,7 @@ void backend_xen_configure(const char *qube_run_dir)
         return;
     }
     free(text);
+    default_block_script();
     if (!xen_dom0(why_not, sizeof(why_not)))
         return;
     xlog = xtl_createlogger_stdiostream(stderr, XTL_WARN, 0);
@@ -114,14 +135,44 @@ static void record_path(const char *name, char *out, size_t len)
     snprintf(out, len, "%.4000s/%.31s.xen", run_dir, name);
 }
 
+/* "DOMID\n" then the loop devices of its disks, one a line: a
+ * vm-manager that re-adopts the qube detaches them at its end. */
 static int record_write(const struct backend_run *r)
 {
-    char path[4200], buf[32];
+    char path[4200], buf[32 + XEN_MAX_DISKS * (XDISK_DEV_MAX + 1)];
     int n = snprintf(buf, sizeof(buf), "%u\n", r->domid);
 
+    for (size_t i = 0; i < XEN_MAX_DISKS; i++)
+        if (r->loops[i][0])
+            n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%.31s\n",
+                          r->loops[i]);
     mkdir_p(run_dir, 0700);
     record_path(r->name, path, sizeof(path));
     return atomic_write_file(path, buf, (size_t)n, 0600);
+}
+
+static void record_loops(const char *name, struct backend_run *r)
+{
+    char path[4200], *t, *line, *save = NULL;
+    size_t i = 0;
+
+    record_path(name, path, sizeof(path));
+    if (!(t = read_file_limited(path, 512, NULL)))
+        return;
+    strtok_r(t, "\n", &save); /* the domid */
+    while (i < XEN_MAX_DISKS && (line = strtok_r(NULL, "\n", &save)))
+        if (!strncmp(line, "/dev/loop", 9))
+            snprintf(r->loops[i++], XDISK_DEV_MAX, "%s", line);
+    free(t);
+}
+
+static void detach_loops(struct backend_run *r)
+{
+    for (size_t i = 0; i < XEN_MAX_DISKS; i++)
+        if (r->loops[i][0]) {
+            xdisk_detach(r->loops[i]);
+            r->loops[i][0] = 0;
+        }
 }
 
 static long record_read(const char *name)
@@ -277,22 +328,56 @@ static void regrant_vchans(uint32_t domid)
     xs_close(xs);
 }
 
+static const char *const vdevs[XEN_MAX_DISKS] = {"xvda", "xvdb", "xvdc"};
+
+/* Loop devices over the images of S (storage-manager's file driver), as
+ * Q's disks: root read-only (the template's image, shared by its
+ * AppVMs), private and volatile read-write.  None without images. */
+static int attach_images(const struct backend_start *s, struct xen_qube *q,
+                         char loops[][XDISK_DEV_MAX], char *err,
+                         size_t errlen)
+{
+    const char *img[XEN_MAX_DISKS] = {s->image_root, s->image_private,
+                                      s->image_volatile};
+
+    for (size_t i = 0; i < XEN_MAX_DISKS && img[i]; i++) {
+        bool ro = i == 0 && s->image_root_ro;
+        if (xdisk_attach(img[i], ro, loops[i], XDISK_DEV_MAX, err,
+                         errlen) < 0)
+            return -1;
+        q->disks[i] = (struct xen_disk){loops[i], vdevs[i], !ro};
+        q->ndisks = i + 1;
+    }
+    return 0;
+}
+
+static void detach_all(char loops[][XDISK_DEV_MAX])
+{
+    for (size_t i = 0; i < XEN_MAX_DISKS; i++)
+        if (loops[i][0])
+            xdisk_detach(loops[i]);
+}
+
 static int xen_start(const struct backend_start *s, struct backend_run **out,
                      char *err, size_t errlen)
 {
     struct xen_qube q = {.name = s->name, .domid = s->qid,
                          .memory_mib = s->memory_mib, .vcpus = s->vcpus};
+    char loops[XEN_MAX_DISKS][XDISK_DEV_MAX] = {{0}};
     libxl_domain_config c;
     uint32_t domid = s->qid;
     int rc;
 
     if (need_xen(err, errlen) < 0)
         return -1;
-    /* No disks yet: the qube's root is bulkhead's initramfs (no file
-     * driver in storage-manager; README-xen.md). */
+    if (attach_images(s, &q, loops, err, errlen) < 0) {
+        detach_all(loops);
+        return -1;
+    }
     libxl_domain_config_init(&c);
     if (xen_config_build(&settings, &q, &c, err, errlen) < 0) {
         libxl_domain_config_dispose(&c);
+        detach_all(loops);
         return -1;
     }
     /* libxl refuses a domid used in the last 60 s (its domid history,
@@ -306,20 +391,23 @@ static int xen_start(const struct backend_start *s, struct backend_run **out,
     libxl_domain_config_dispose(&c);
     if (rc != 0) {
         snprintf(err, errlen, "libxl_domain_create_new failed (%d)", rc);
+        detach_all(loops);
         return -1;
     }
     regrant_vchans(domid);
-    if (!(*out = run_new(s->name, domid, err, errlen)) ||
-        record_write(*out) < 0 || libxl_domain_unpause(ctx, domid, NULL) != 0) {
-        if (!*out)
-            snprintf(err, errlen, "%s: setup after create failed", s->name);
-        else
-            snprintf(err, errlen, "%s: run record or unpause failed",
-                     s->name);
+    if (!(*out = run_new(s->name, domid, err, errlen))) {
         libxl_domain_destroy(ctx, domid, NULL);
+        detach_all(loops);
         return -1;
     }
-    log_info("%s: domain %u created and unpaused", s->name, domid);
+    memcpy((*out)->loops, loops, sizeof(loops));
+    if (record_write(*out) < 0 || libxl_domain_unpause(ctx, domid, NULL) != 0) {
+        snprintf(err, errlen, "%s: run record or unpause failed", s->name);
+        libxl_domain_destroy(ctx, domid, NULL);
+        return -1; /* the caller's cleanup ends the run (and its loops) */
+    }
+    log_info("%s: domain %u created (%zu disks) and unpaused", s->name,
+             domid, q.ndisks);
     return 0;
 }
 
@@ -391,6 +479,7 @@ static int xen_adopt(const char *name, unsigned qid, struct backend_run **out,
     }
     if (!(*out = run_new(name, domid, err, errlen)))
         return -1;
+    record_loops(name, *out);
     return 0;
 }
 
@@ -411,6 +500,9 @@ static void xen_cleanup(struct backend_run *r)
     if (r->have_watcher)
         pthread_join(r->watcher, NULL);
     close(r->efd);
+    /* The domain is gone: its disks' loop devices go (blkback may still
+     * be closing them: then the kernel clears them at its close). */
+    detach_loops(r);
     record_remove(r->name);
     free(r);
 }
@@ -422,6 +514,7 @@ static const char *xen_note(const struct backend_run *r)
 
 static const struct backend_ops xen_ops = {
     .name = "xen",
+    .vm_images = true,
     .create = xen_create,
     .start = xen_start,
     .pause = xen_pause,

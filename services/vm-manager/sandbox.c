@@ -32,6 +32,11 @@ static const char *const vm_syscalls[] = {
      * a watcher thread per domain, libxl's lock files. */
     "ioctl", "clone", "clone3", "flock", "set_tid_address", "getcwd",
     "dup", "dup2", "dup3", "sysinfo", "mlock", "munlock",
+    /* libxl runs the disks' hotplug script, bulkhead-xen-block
+     * (xen_block_main.c), in a child that keeps this filter: exec, and
+     * what a small dynamic program's start-up adds (arch_prctl, the
+     * loader's mappings are in the base set). */
+    "execve", "arch_prctl", "pread64", "setsid", "getpgrp", "setpgid",
     NULL,
 };
 

@@ -374,6 +374,7 @@ static int prepare_volumes(struct vm *vm, struct qube *q, bus_msg **reply,
     p.qube = q->name;
     p.klass = (char *)qube_class_name(q->klass);
     p.template_ = tpl;
+    p.images = q->rt->ops->vm_images; /* xen: image files, not stacks */
     m.body_case = BULKHEAD__ENVELOPE__BODY_VOLUME_PREPARE;
     m.volume_prepare = &p;
     if (call(vm, "storage-manager", &m, reply, err, errlen) < 0)
@@ -407,7 +408,19 @@ static int spawn(struct vm *vm, struct qube *q, const bus_msg *prep,
                               .klass = qube_class_name(q->klass)};
     struct ns_stack priv;
 
-    if (stack_from(v->root, &s.root, err, errlen) < 0)
+    /* A VM backend gets the file driver's images instead of stacks. */
+    if (v->images) {
+        const Bulkhead__ImageSet *im = v->images;
+        if (!path_ok(im->root_image) || !path_ok(im->private_image) ||
+            !path_ok(im->volatile_image)) {
+            snprintf(err, errlen, "storage-manager sent a bad image path");
+            return -1;
+        }
+        s.image_root = im->root_image;
+        s.image_root_ro = im->root_readonly;
+        s.image_private = im->private_image;
+        s.image_volatile = im->volatile_image;
+    } else if (stack_from(v->root, &s.root, err, errlen) < 0)
         return -1;
     if (v->private_ && v->private_->upper[0]) {
         if (stack_from(v->private_, &priv, err, errlen) < 0)

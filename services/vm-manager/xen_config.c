@@ -60,6 +60,10 @@ int xen_settings_parse(struct xen_settings *s, const char *text, char *err,
         copy_path(s->initramfs, sizeof(s->initramfs), "xen_initramfs", v,
                   err, errlen) < 0)
         goto out;
+    if ((v = config_get(&c, "xen_block_script")) &&
+        copy_path(s->block_script, sizeof(s->block_script),
+                  "xen_block_script", v, err, errlen) < 0)
+        goto out;
     if ((v = config_get(&c, "xen_cmdline"))) {
         if (strlen(v) >= sizeof(s->cmdline)) {
             snprintf(err, errlen, "xen_cmdline: too long");
@@ -109,7 +113,8 @@ static int check_qube(const struct xen_qube *q, char *err, size_t errlen)
     return 0;
 }
 
-static int add_disks(const struct xen_qube *q, libxl_domain_config *c)
+static int add_disks(const struct xen_settings *s, const struct xen_qube *q,
+                     libxl_domain_config *c)
 {
     if (!q->ndisks)
         return 0;
@@ -124,9 +129,14 @@ static int add_disks(const struct xen_qube *q, libxl_domain_config *c)
         d->vdev = strdup(q->disks[i].vdev);
         if (!d->pdev_path || !d->vdev)
             return -1;
-        /* Raw images through the kernel's blkback (a loop device made by
-         * the block hotplug script): no device model process in dom0. */
+        /* Raw images through the kernel's blkback: PATH is a loop device
+         * vm-manager made over the image (xen_disk.c); libxl runs the
+         * hotplug script for each disk, bulkhead's small helper rather
+         * than Xen's bash block script (README-xen.md).  No device model
+         * process in dom0. */
         d->backend = LIBXL_DISK_BACKEND_PHY;
+        if (s->block_script[0] && !(d->script = strdup(s->block_script)))
+            return -1;
         d->format = LIBXL_DISK_FORMAT_RAW;
         d->readwrite = q->disks[i].readwrite ? 1 : 0;
     }
@@ -171,7 +181,7 @@ int xen_config_build(const struct xen_settings *s, const struct xen_qube *q,
     c->on_watchdog = LIBXL_ACTION_ON_SHUTDOWN_DESTROY;
     c->on_crash = LIBXL_ACTION_ON_SHUTDOWN_DESTROY;
     c->on_soft_reset = LIBXL_ACTION_ON_SHUTDOWN_DESTROY;
-    if (add_disks(q, c) < 0)
+    if (add_disks(s, q, c) < 0)
         FAIL("out of memory");
     /* No vifs: Xen qubes run with netvm none for now (README-xen.md). */
     return 0;

@@ -18,11 +18,15 @@ enum xen_type { XEN_TYPE_PVH, XEN_TYPE_PV };
  *                                 HVM support, e.g. nested under TCG)
  *   xen_kernel = PATH            (default: the host's Debian kernel)
  *   xen_initramfs = PATH         (bulkhead's qube initramfs)
- *   xen_cmdline = TEXT           (appended to the kernel command line) */
+ *   xen_cmdline = TEXT           (appended to the kernel command line)
+ *   xen_block_script = PATH      (the disks' hotplug helper; default, set
+ *                                 by the backend: bulkhead-xen-block
+ *                                 beside vm-manager) */
 struct xen_settings {
     enum xen_type type;
     char kernel[1024];
     char initramfs[1024];
+    char block_script[1024];
     char cmdline[512];
 };
 

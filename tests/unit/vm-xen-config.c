@@ -68,22 +68,24 @@ Test(xen_config, pvh_default_no_disks)
     check_golden("pvh-no-disks", NULL, &q);
 }
 
+/* As vm-manager starts an AppVM: the file driver's images, each behind a
+ * loop device vm-manager made (xen_disk.c): the template's root read-only,
+ * private and volatile read-write; bulkhead's hotplug helper. */
 Test(xen_config, pv_three_disks)
 {
     struct xen_qube q = {
         .name = "personal", .domid = 7, .memory_mib = 2048, .vcpus = 1,
-        .disks = {{"/var/lib/bulkhead/pools/file/personal/root.img", "xvda",
-                   true},
-                  {"/var/lib/bulkhead/pools/file/personal/private.img",
-                   "xvdb", true},
-                  {"/var/lib/bulkhead/pools/file/personal/volatile.img",
-                   "xvdc", true}},
+        .disks = {{"/dev/loop3", "xvda", false},
+                  {"/dev/loop4", "xvdb", true},
+                  {"/dev/loop5", "xvdc", true}},
         .ndisks = 3};
 
     check_golden("pv-three-disks",
                  "xen_type = pv\nxen_kernel = /boot/vmlinuz-6.1.0-56-amd64\n"
                  "xen_initramfs = /var/lib/bulkhead/xen/qube.cpio.gz\n"
-                 "xen_cmdline = loglevel=4\n", &q);
+                 "xen_cmdline = loglevel=4\n"
+                 "xen_block_script = /usr/lib/bulkhead/bin/bulkhead-xen-block\n",
+                 &q);
 }
 
 Test(xen_config, template_root_read_only)

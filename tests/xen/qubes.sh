@@ -14,9 +14,13 @@
 #     bulkhead-agent on the xen vchan transport).
 # Inside real Xen, dom0's /init runs tests/xen/dom0/test.sh: the launcher
 # and services come up, two qubes on the xen backend start (PV domains made
-# by vm-manager through libxenlight), a command runs in each with its output
-# and exit status, vm-manager is restarted while they run and finds them
-# again, and both shut down.  The verdict leaves the VM by QEMU's
+# by vm-manager through libxenlight) from the template's images
+# (storage-manager's file driver: root read-only + a copy-on-write upper on
+# volatile, private persistent), a command runs in each with its output
+# and exit status, a file is copied from one to the other under an allow
+# policy and refused under deny, vm-manager is restarted while they run and
+# finds them again, both shut down, and a restarted qube finds its private
+# data again.  The verdict leaves the VM by QEMU's
 # isa-debug-exit port; the check lines come over the serial console.
 #
 # Needs qemu-system-x86_64 (scripts/setup installs it), apt-get, xz, gzip,
@@ -44,9 +48,10 @@ trap cleanup EXIT
 # Private copies: the build tree is shared and may be relinked meanwhile.
 B=$W/bin
 mkdir -p $B && chmod 755 "$W" $B  # services run as their own uids
-for f in bulkhead bulkhead-launcher busd vm-manager storage-manager rpc-router bulkhead-agent; do
+for f in bulkhead bulkhead-launcher busd vm-manager storage-manager rpc-router policyd bulkhead-xen-block bulkhead-agent; do
     cp build/bin/$f $B/ 2>/dev/null || { no "build/bin/$f is built (run ninja)"; finish; }
 done
+cp -r build/bin/guest $B/guest || { no "build/bin/guest is built (run ninja)"; finish; }
 
 # ---- 1. on the host: no Xen here, one clear message ----------------------
 host_check() {
@@ -114,49 +119,57 @@ MOD=$C/x/lib/modules/$KVER/kernel/drivers/xen
 
 # ---- 3. the qube initramfs --------------------------------------------------
 if scripts/xen-qube-initramfs --busybox "$BB" --modules "$MOD" \
-       --agent $B/bulkhead-agent --out "$W/qube.cpio.gz" >/dev/null; then
-    ok "qube initramfs built (busybox, Xen modules, bulkhead-agent)"
+       --agent $B/bulkhead-agent --tools $B/guest --out "$W/qube.cpio.gz" >/dev/null; then
+    ok "qube initramfs built (busybox, Xen, block, ext4 and overlay modules, bulkhead-agent and tools)"
 else
     no "qube initramfs built"; finish
 fi
 
 # ---- 4. dom0 initramfs --------------------------------------------------------
 D=$W/dom0
-mkdir -p $D/{bin,proc,sys,dev,tmp,mods,etc/xen,boot,run,var/lib,var/log,lib64,lib/x86_64-linux-gnu,usr/lib/x86_64-linux-gnu,usr/lib/xen-4.17/bin,usr/bin,usr/lib/bulkhead/bin,bh}
+mkdir -p $D/{bin,sbin,proc,sys,dev,tmp,mods,etc/xen,boot,run,var/lib,var/log,lib64,lib/x86_64-linux-gnu,usr/lib/x86_64-linux-gnu,usr/lib/xen-4.17/bin,usr/bin,usr/lib/bulkhead/bin,bh}
 ln -s ../run $D/var/run
 cp "$BB" $D/bin/ && for a in $("$BB" --list); do [ -e $D/bin/$a ] || ln -s busybox $D/bin/$a; done
 for m in xen-privcmd xenfs/xenfs xen-evtchn xen-gntdev xen-gntalloc; do cp $MOD/$m.ko $D/mods/; done
+# Qubes' disks: loop devices over the file driver's images, served by blkback.
+cp $MOD/../block/loop.ko $MOD/../block/xen-blkback/xen-blkback.ko $D/mods/
+# storage-manager makes images with mke2fs (e2fsprogs, from scripts/setup).
+cp "$(command -v mke2fs || echo /sbin/mke2fs)" $D/sbin/mke2fs
 for b in xl xenstored xenconsoled xen-init-dom0 xenconsole libxl-save-helper xenstore-control; do
     cp $C/u/usr/lib/xen-4.17/bin/$b $D/usr/lib/xen-4.17/bin/; done
 cp -a $C/u/usr/bin/xenstore* $D/usr/bin/
 cp -a $C/u/usr/lib/x86_64-linux-gnu/*.so* $D/usr/lib/x86_64-linux-gnu/
-for f in bulkhead bulkhead-launcher busd vm-manager storage-manager rpc-router; do
+for f in bulkhead bulkhead-launcher busd vm-manager storage-manager rpc-router policyd bulkhead-xen-block; do
     cp $B/$f $D/usr/lib/bulkhead/bin/; done
 ln -s ../lib/bulkhead/bin/bulkhead $D/usr/bin/bulkhead
 # host (Debian 12) shared libraries of the Xen tools and of bulkhead's dom0
 # binaries (protobuf-c, nanomsg, seccomp, cap-ng), + libgcc_s.
-libs=$(for b in $D/usr/lib/xen-4.17/bin/* $D/usr/lib/bulkhead/bin/*; do
+libs=$(for b in $D/usr/lib/xen-4.17/bin/* $D/usr/lib/bulkhead/bin/* $D/sbin/mke2fs; do
            LD_LIBRARY_PATH=$C/u/usr/lib/x86_64-linux-gnu ldd $b; done |
        awk '$3 ~ /^\/lib|^\/usr\/lib/ && $3 !~ /bulkhead-xen|\/tmp\// {print $3}' | sort -u)
 for l in $libs /lib/x86_64-linux-gnu/libgcc_s.so.1; do cp -L $l $D/lib/x86_64-linux-gnu/; done
 cp -L /lib64/ld-linux-x86-64.so.2 $D/lib64/
-strip $D/usr/lib/x86_64-linux-gnu/*.so* $D/usr/lib/bulkhead/bin/* 2>/dev/null
+strip $D/usr/lib/x86_64-linux-gnu/*.so* $D/usr/lib/bulkhead/bin/* $D/sbin/mke2fs 2>/dev/null
 : > $D/etc/xen/xl.conf
 echo 'root:x:0:0:root:/:/bin/sh' > $D/etc/passwd
 echo 'root:x:0:' > $D/etc/group
 cp "$C/vmlinux.gz" "$W/qube.cpio.gz" $D/boot/
-# bulkhead's root: the four services a qube needs; Xen settings.
+# bulkhead's root: the five services qubes and their RPC need; Xen settings.
 scripts/prepare-root $D/bh >/dev/null
 for f in $D/bh/etc/bulkhead/services.d/*.conf; do
     case $(basename "$f") in
-    busd.conf | vm-manager.conf | storage-manager.conf | rpc-router.conf) ;;
+    busd.conf | vm-manager.conf | storage-manager.conf | rpc-router.conf | policyd.conf) ;;
     *) rm -f "$f" ;;
     esac
 done
+cat > $D/bh/etc/bulkhead/policy.d/10-xen-test.policy <<EOF
+qubes.Filecopy  *  work      personal  allow
+qubes.Filecopy  *  personal  work      deny
+EOF
 # rpc-router holds the dom0 end of every qube's vchan: with the xen
-# transport that is /dev/xen/gntalloc, /dev/xen/evtchn and xenstore, all
-# root's (README-xen.md).
-sed -i 's/^capabilities *=.*/capabilities = dac_override/' $D/bh/etc/bulkhead/services.d/rpc-router.conf
+# transport that is /dev/xen/{gntalloc,evtchn,gntdev,xenbus}; dom0's init
+# gives them to the Xen device group (99990, rpc-router's `groups`), as a
+# udev rule would on a real host (README-xen.md).  No capability.
 cat >> $D/bh/etc/bulkhead/bulkhead.conf <<EOF
 # Xen qubes (tests/xen/qubes.sh): PV, as TCG gives no HVM to nested Xen.
 xen_type = pv
@@ -172,6 +185,7 @@ cp tests/xen/dom0/test.sh $D/test.sh
 # BULKHEAD_XEN_SECCOMP_LOG=1: dom0 services log (not die of) syscalls
 # outside their filters, for finding what libxl needs.
 echo "SECCOMP_LOG=${BULKHEAD_XEN_SECCOMP_LOG:-}" > $D/test.env
+echo "STREAMS=${BULKHEAD_XEN_STREAMS:-0}" >> $D/test.env
 cp tests/xen/dom0/init $D/init
 chmod 755 $D/init $D/test.sh
 (cd $D && find . | "$BB" cpio -o -H newc 2>/dev/null | gzip -1) > $W/dom0.cpio.gz
@@ -179,7 +193,7 @@ ok "dom0 initramfs built ($(du -m $W/dom0.cpio.gz | cut -f1) MiB: Xen toolstack 
 t_built=$(date +%s)
 
 # ---- 5. boot real Xen and run the dom0 test --------------------------------
-timeout "${BULKHEAD_XEN_TIMEOUT:-480}" qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 2 \
+timeout "${BULKHEAD_XEN_TIMEOUT:-540}" qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 2 \
     -nographic -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
     -kernel "$C/xen" \
     -append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M smap=0 loglvl=warning guest_loglvl=warning noreboot" \
