@@ -74,6 +74,28 @@ new_ns() { [ "$(readlink "$INETNS")" != "$(readlink /proc/self/ns/net)" ]; }
 wait_for 10 new_ns || { echo "# no internet namespace"; exit 1; }
 nsenter --net="$INETNS" busybox httpd -f -p 80 -h "$ROOT/www" &
 track_pid $!
+# A DNS responder: *.evil.example points into the qube network (a
+# rebinding attempt), every other name at the repository.
+cat >"$ROOT/dns.py" <<'PY'
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 53))
+while True:
+    q, a = s.recvfrom(512)
+    if len(q) < 12: continue
+    end, labels = 12, []
+    while end < len(q) and q[end]:
+        labels.append(q[end + 1:end + 1 + q[end]].decode("ascii", "replace")); end += 1 + q[end]
+    question = q[12:end + 5]
+    qtype = struct.unpack(">H", q[end + 1:end + 3])[0] if end + 3 <= len(q) else 0
+    ip = "10.137.0.1" if ".".join(labels).endswith("evil.example") else "192.0.2.1"
+    if qtype == 1:
+        rr = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 5, 4) + socket.inet_aton(ip)
+        s.sendto(q[:2] + b"\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00" + question + rr, a)
+    else:
+        s.sendto(q[:2] + b"\x81\x80\x00\x01\x00\x00\x00\x00\x00\x00" + question, a)
+PY
+nsenter --net="$INETNS" python3 "$ROOT/dns.py" &
+track_pid $!
 # Plain HTTP on 443 too: enough to see a CONNECT tunnel carry bytes.
 nsenter --net="$INETNS" busybox httpd -f -p 443 -h "$ROOT/www" &
 track_pid $!
@@ -123,6 +145,12 @@ proxy() {
 out=$(proxy "GET http://192.0.2.1/repo/Release HTTP/1.1")
 check "a GET through the proxy port reaches the repository ($out)" \
     [ "$out" = "HTTP/1.0 200 OK" -o "$out" = "HTTP/1.1 200 OK" ]
+out=$(proxy "GET http://repo.example.org/repo/Release HTTP/1.1")
+check "a host name is resolved by sys-net's DNS ($out)" \
+    [ "$out" = "HTTP/1.0 200 OK" -o "$out" = "HTTP/1.1 200 OK" ]
+out=$(proxy "GET http://rebind.evil.example/ HTTP/1.1")
+check "a name resolving into the qube network is refused ($out)" \
+    [ "$out" = "HTTP/1.1 403 Forbidden" ]
 out=$(proxy "POST http://192.0.2.1/repo/Release HTTP/1.1")
 check "the proxy refuses POST ($out)" [ "$out" = "HTTP/1.1 403 Forbidden" ]
 out=$(proxy "CONNECT 192.0.2.1:80 HTTP/1.1")
