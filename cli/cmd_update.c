@@ -94,6 +94,8 @@ int cmd_update(int argc, char **argv)
                           : upd_update(&c, &tpls[i], &res);
         fflush(stdout);
     }
+    if (count > 1)
+        printf("%d templates, %d failed\n", count, failed);
     bus_close(c.b);
     return failed ? EXIT_REFUSED : 0;
 }
