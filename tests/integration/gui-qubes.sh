@@ -228,6 +228,11 @@ check "a click on Allow after the delay approves: the call ran in personal" \
 wait $PP
 check "the prompt agent says allowed" grep -q "allowed" "$ROOT/prompt.out"
 
+# ---- gui-daemon restarts: it lists the running qubes again, agents re-send ---
+bh service restart gui-daemon >/dev/null
+check "after a gui-daemon restart, work's window is back" wait_for 15 has_host "[work] cw"
+check "...and untrusted's, still red" wait_for 5 sh -c "[ \"\$(DISPLAY=:$D0 $P pixel $((XU + 1)) $((YU + 50)))\" = cc0000 ]"
+
 # ---- windows vanish with their qube ----------------------------------------------
 bh kill personal >/dev/null 2>&1 || bh shutdown personal >/dev/null 2>&1
 check "personal stopped: its window is gone" wait_for 10 no_host "[personal] cp"
