@@ -1,7 +1,13 @@
 /* bulkhead-usb: the in-qube USB helper, run by usb-proxy through the
  * agent's exec channel (static, under /run/bulkhead/bin like the agent).
  *
- *   list                          (sys-usb) one line per device, usbdev.h
+ *   list                          (sys-usb) one line per device, usbdev.h,
+ *                                 then "stub<TAB>BUSID" for each device
+ *                                 usbip-host holds
+ *   bind BUSID                    (sys-usb) bind BUSID to usbip-host only
+ *                                 (on the ns backend the stub's usbip_sockfd
+ *                                 exists only then, and vm-manager must hand
+ *                                 it to this qube's root before the export)
  *   export BUSID PEER VPORT       (sys-usb) bind BUSID to usbip-host, offer
  *                                 a vchan to domain PEER on VPORT, give the
  *                                 kernel one end of a socketpair, pump the
@@ -27,7 +33,10 @@
  * the pump killed).  In the target, the pump's end closing is what makes
  * vhci_hcd release the port; no guardian is needed.
  *
- * Options: --sysfs DIR (default /sys; tests use fake trees).
+ * Options: --sysfs DIR (default /sys; tests use fake trees); --domain N
+ * (this qube's domain: the vchan peer is another qube) with --token T
+ * (32 characters from usb-proxy, sent by import, checked by export's pump
+ * before any USB/IP byte moves).
  * Env: BULKHEAD_USB_LOG=FILE for the background processes' messages. */
 #include "pump.h"
 #include "usbdev.h"
@@ -38,6 +47,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,11 +61,20 @@
 
 static const char *sysfs = "/sys";
 static char err[512];
+/* --domain N (usb-proxy, qube to qube): the other end is another qube,
+ * unmapped in our user namespace, so vchan cannot tell who connected:
+ * the client proves itself with usb-proxy's one-time token (TOKEN_LEN
+ * bytes) before a single USB/IP byte is pumped. */
+static const char *token;
+#define TOKEN_LEN 32
+#define TOKEN_WAIT_MS 30000
 
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: bulkhead-usb [--sysfs DIR] list | export BUSID PEER VPORT"
+            "usage: bulkhead-usb [--sysfs DIR] [--domain N] [--token T] list"
+            " | bind BUSID"
+            " | export BUSID PEER VPORT"
             " | import SERVER VPORT DEVID SPEED | detach PORT"
             " | release BUSID | direct BUSID\n");
     return 2;
@@ -79,6 +99,19 @@ static int parse_int(const char *s, long min, long max, long *out)
     return 0;
 }
 
+static bool bound_to_stub(const char *busid)
+{
+    char path[PATH_MAX], link[PATH_MAX];
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/bus/usb/devices/%s/driver", sysfs, busid);
+    n = readlink(path, link, sizeof(link) - 1);
+    if (n <= 0)
+        return false;
+    link[n] = '\0';
+    return strrchr(link, '/') && !strcmp(strrchr(link, '/') + 1, "usbip-host");
+}
+
 static int cmd_list(void)
 {
     static struct usb_dev devs[USB_MAX_DEVICES];
@@ -93,6 +126,11 @@ static int cmd_list(void)
     for (int i = 0; i < n; i++)
         if (usb_format_line(&devs[i], line, sizeof(line)) >= 0)
             printf("%s\n", line);
+    /* Which devices usbip-host holds now: usb-proxy forgets an attachment
+     * whose device came back to its driver (a pump killed, a release). */
+    for (int i = 0; i < n; i++)
+        if (bound_to_stub(devs[i].busid))
+            printf("stub\t%s\n", devs[i].busid);
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
@@ -128,6 +166,35 @@ static void run_pump(int sock, struct vchan *v, const char *what)
     vchan_close(v);
 }
 
+/* Server side: the first TOKEN_LEN bytes on the vchan must be our token
+ * (constant-time compare); nothing is pumped before. */
+static int token_check(struct vchan *v)
+{
+    char got[TOKEN_LEN];
+    unsigned diff = 0;
+    int have = 0;
+
+    if (!token)
+        return 0;
+    vchan_set_blocking(v, 0);
+    for (int waited = 0; have < TOKEN_LEN && waited < TOKEN_WAIT_MS;) {
+        struct pollfd p = {.fd = vchan_fd_for_select(v), .events = POLLIN};
+        int open = vchan_is_open(v), n = vchan_read(v, got + have,
+                                                    (size_t)(TOKEN_LEN - have));
+        if (n < 0 || (open == VCHAN_DISCONNECTED && n == 0))
+            return -1;
+        have += n;
+        if (have < TOKEN_LEN && n == 0) {
+            if (poll(&p, 1, 200) > 0)
+                vchan_wait(v);
+            waited += 200;
+        }
+    }
+    for (int i = 0; i < TOKEN_LEN; i++)
+        diff |= (unsigned)(got[i] ^ token[i]);
+    return have == TOKEN_LEN && !diff ? 0 : -1;
+}
+
 /* sys-usb's background: guardian (waits, then releases) + pump. */
 static void export_background(const char *busid, int sock, struct vchan *v)
 {
@@ -137,6 +204,11 @@ static void export_background(const char *busid, int sock, struct vchan *v)
     background();
     pump = fork();
     if (pump == 0) {
+        if (token_check(v) < 0) {
+            fprintf(stderr, "bulkhead-usb export: the peer did not show "
+                            "the token: closing\n");
+            _exit(1);
+        }
         run_pump(sock, v, "export");
         _exit(0);
     }
@@ -214,6 +286,11 @@ static int cmd_import(char **argv)
                  server, vport, strerror(errno));
         return fail(1);
     }
+    if (token && vchan_send(v, token, TOKEN_LEN) != TOKEN_LEN) {
+        snprintf(err, sizeof(err), "vchan: sending the token: %s",
+                 strerror(errno));
+        return fail(1);
+    }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return 1;
     port = usbip_vhci_attach(sysfs, sv[0], (unsigned)devid,
@@ -233,6 +310,19 @@ static int cmd_import(char **argv)
     }
     printf("ATTACHED %d\n", port);
     return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int cmd_bind(const char *busid)
+{
+    struct usb_dev d;
+
+    if (usbip_host_available(sysfs, err, sizeof(err)) < 0)
+        return fail(USBIP_EXIT_NO_KERNEL_SUPPORT);
+    if (usb_read_device(sysfs, busid, &d) < 0) {
+        snprintf(err, sizeof(err), "no device %s", busid);
+        return fail(1);
+    }
+    return usbip_host_bind(sysfs, d.busid, err, sizeof(err)) < 0 ? fail(1) : 0;
 }
 
 /* The kernel path alone, for the benchmark's baseline. */
@@ -266,14 +356,31 @@ int main(int argc, char **argv)
     int i = 1;
 
     signal(SIGPIPE, SIG_IGN);
-    if (argc > 2 && !strcmp(argv[1], "--sysfs")) {
-        sysfs = argv[2];
-        i = 3;
+    for (;;) {
+        if (argc > i + 1 && !strcmp(argv[i], "--sysfs"))
+            sysfs = argv[i + 1];
+        else if (argc > i + 1 && !strcmp(argv[i], "--domain")) {
+            /* our qube's domain (vchan_own_domain()); peers are foreign */
+            if (parse_int(argv[i + 1], 1, VCHAN_MAX_DOMID, &n) < 0)
+                return usage();
+            setenv("BULKHEAD_VCHAN_DOMID", argv[i + 1], 1);
+            vchan_set_foreign_peers(1);
+        } else if (argc > i + 1 && !strcmp(argv[i], "--token")) {
+            if (strlen(argv[i + 1]) != TOKEN_LEN)
+                return usage();
+            token = argv[i + 1];
+        } else
+            break;
+        i += 2;
     }
     if (paths_set_root(NULL) < 0)
         return 1;
     argc -= i;
     argv += i;
+    /* A foreign peer is never taken without the token. */
+    if (getenv("BULKHEAD_VCHAN_DOMID") && !token && argc > 0 &&
+        (!strcmp(argv[0], "export") || !strcmp(argv[0], "import")))
+        return usage();
     if (argc == 1 && !strcmp(argv[0], "list"))
         return cmd_list();
     if (argc == 4 && !strcmp(argv[0], "export"))
@@ -289,6 +396,8 @@ int main(int argc, char **argv)
     if (argc == 2 && !strcmp(argv[0], "release"))
         return usbip_host_release(sysfs, argv[1], err, sizeof(err)) < 0
                    ? fail(1) : 0;
+    if (argc == 2 && !strcmp(argv[0], "bind"))
+        return cmd_bind(argv[1]);
     if (argc == 2 && !strcmp(argv[0], "direct"))
         return cmd_direct(argv[1]);
     return usage();

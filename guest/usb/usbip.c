@@ -186,6 +186,12 @@ int usbip_host_release(const char *sysfs, const char *busid, char *err,
     if (!gone && !strcmp(drv, "usbip-host")) {
         snprintf(rel, sizeof(rel), "bus/usb/devices/%s/usbip_sockfd", busid);
         write_attr(sysfs, rel, "-1", ignore, sizeof(ignore)); /* may be idle */
+        /* Unbinding while usbip's event handler still tears the
+         * connection down is a use-after-free in Debian's 6.1 kernel
+         * (an oops in event_handler, seen in tests/vm): wait until the
+         * stub says it is idle again. */
+        for (int i = 0; i < 50 && stub_status(sysfs, busid) > 1; i++)
+            usleep(100 * 1000);
         write_attr(sysfs, HOSTDRV "/unbind", busid, ignore, sizeof(ignore));
     }
     /* A stale match_busid would grab the next device on that port. */

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -90,7 +91,7 @@ static size_t take(int fd, char *buf, size_t max)
 static int run_tool(struct bus *b, const char *qube, char **args, int nargs,
                     struct tool_out *o)
 {
-    char *argv[12] = {TOOL};
+    char *argv[16] = {TOOL};
     int exit_code, ofd, efd, n = 1;
     struct run_request rq = {
         .qube = qube, .user = "root", .argv = argv,
@@ -101,7 +102,7 @@ static int run_tool(struct bus *b, const char *qube, char **args, int nargs,
         argv[n++] = "--sysfs";
         argv[n++] = usb_sysfs;
     }
-    for (int i = 0; i < nargs && i < 8; i++)
+    for (int i = 0; i < nargs && i < 12; i++)
         argv[n++] = args[i];
     rq.argc = n;
     o->out_len = 0;
@@ -163,6 +164,29 @@ static const struct usb_dev *find_dev(const struct usb_backend *be,
     return NULL;
 }
 
+/* An attachment whose device is listed but no longer held by usbip-host
+ * was released in the USB qube (its pump killed, the vchan closed, a
+ * release there): the kernels have already freed both ends; the record
+ * goes, and the event says so. */
+static void forget_released(struct bus *b, struct usb_backend *be,
+                            char (*stubs)[USB_BUSID_MAX + 1], int nstub)
+{
+    for (int i = st.n_att - 1; i >= 0; i--) {
+        struct usb_attachment *a = &st.att[i];
+        bool held = false;
+        if (strcmp(a->backend, be->name) || !find_dev(be, a->busid))
+            continue;
+        for (int j = 0; j < nstub; j++)
+            held |= !strcmp(stubs[j], a->busid);
+        if (held)
+            continue;
+        publish(b, "detached", a->backend, a->busid, a->target, "released");
+        log_info("%s:%s was released in %s", a->backend, a->busid, a->backend);
+        usbstate_drop_attachment(&st, a);
+        usbstate_save(&st);
+    }
+}
+
 /* Replaces BE's list with a fresh one; events for the differences.  A
  * device gone while attached: the pumps have already released everything
  * in the qubes (the kernel closed the socket); only the record goes. */
@@ -171,17 +195,24 @@ static int refresh(struct bus *b, struct usb_backend *be, char *err,
 {
     static struct usb_dev fresh[USB_MAX_DEVICES];
     static struct tool_out o;
+    static char stubs[USB_MAX_DEVICES][USB_BUSID_MAX + 1];
     char *args[] = {"list"}, *line, *save = NULL;
-    int n = 0, bad = 0;
+    int n = 0, bad = 0, nstub;
 
     if (run_tool(b, be->name, args, 1, &o) != 0) {
         snprintf(err, errlen, "%s: %.400s", be->name,
                  o.err[0] ? o.err : "listing failed");
         return -1;
     }
+    nstub = 0;
     for (line = strtok_r(o.out, "\n", &save); line && n < USB_MAX_DEVICES;
          line = strtok_r(NULL, "\n", &save)) {
-        if (usb_parse_line(line, strlen(line), &fresh[n]) == 0)
+        if (!strncmp(line, "stub\t", 5)) {
+            if (usb_busid_is_valid(line + 5) && nstub < USB_MAX_DEVICES)
+                snprintf(stubs[nstub++], sizeof(stubs[0]), "%s", line + 5);
+            else
+                bad++;
+        } else if (usb_parse_line(line, strlen(line), &fresh[n]) == 0)
             n++;
         else
             bad++;
@@ -211,6 +242,7 @@ static int refresh(struct bus *b, struct usb_backend *be, char *err,
     memcpy(be->devs, fresh, (size_t)n * sizeof(fresh[0]));
     be->n = n;
     be->listed = true;
+    forget_released(b, be, stubs, nstub);
     return 0;
 }
 
@@ -290,13 +322,64 @@ static int check_policy(struct bus *b, const struct usb_dev *d,
                       why, len);
 }
 
+/* Asks vm-manager to hand QUBE's root the sysfs attributes of one attach
+ * step (UsbGrant, vm-manager's ns_usb.h: on the ns backend every qube is
+ * an unprivileged uid on the one kernel; a Xen qube needs nothing). */
+static int grant(struct bus *b, const char *qube, const char *op,
+                 const char *busid, char *why, size_t len)
+{
+    bus_msg req = BULKHEAD__ENVELOPE__INIT, *reply = NULL;
+    Bulkhead__UsbGrant g = BULKHEAD__USB_GRANT__INIT;
+    int rc = -1;
+
+    g.qube = (char *)qube;
+    g.op = (char *)op;
+    g.busid = (char *)busid;
+    req.body_case = BULKHEAD__ENVELOPE__BODY_USB_GRANT;
+    req.usb_grant = &g;
+    if (bus_call(b, "vm-manager", &req, &reply, 5000) < 0)
+        snprintf(why, len, "vm-manager did not answer (USB grant)");
+    else if (reply->body_case == BULKHEAD__ENVELOPE__BODY_ERROR)
+        snprintf(why, len, "vm-manager: %.400s", reply->error->message);
+    else
+        rc = 0;
+    bus_free(reply);
+    return rc;
+}
+
+/* In the USB qube: usbip-host's files to its root, bind, then the stub's
+ * usbip_sockfd (born with the bind) to its root too. */
+static int prepare_export(struct bus *b, const char *usbq, const char *busid,
+                          struct tool_out *o, char *why, size_t len)
+{
+    char *args[] = {"bind", (char *)busid};
+
+    if (grant(b, usbq, "export", busid, why, len) < 0)
+        return -1;
+    if (run_tool(b, usbq, args, 2, o) != 0)
+        return 1;
+    return grant(b, usbq, "export", busid, why, len);
+}
+
+/* 32 hex characters from the kernel's random source. */
+static int make_token(char *out)
+{
+    unsigned char r[16];
+
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        return -1;
+    for (size_t i = 0; i < sizeof(r); i++)
+        snprintf(out + 2 * i, 3, "%02x", r[i]);
+    return 0;
+}
+
 /* The data path (see the file comment).  Returns 0 or -1 with WHY. */
 static int do_attach(struct bus *b, struct usb_backend *be,
                      const struct usb_dev *d, const char *target, char *why,
                      size_t len)
 {
     static struct tool_out o;
-    char tq[16], bq[16], vp[16], devid[16], speed[16];
+    char tq[16], bq[16], vp[16], devid[16], speed[16], token[33];
     unsigned tqid = running_qid(b, target), bqid = running_qid(b, be->name);
     struct usb_attachment *a;
     int vport = VPORT_BASE + (next_vport++ % 10000);
@@ -309,12 +392,23 @@ static int do_attach(struct bus *b, struct usb_backend *be,
         snprintf(why, len, "too many attached devices");
         return -1;
     }
+    /* The vchan's two ends are qubes that cannot see each other's uids:
+     * the target proves itself to sys-usb's pump with this one-time
+     * token (bulkhead-usb --token) before any USB/IP byte moves. */
+    if (make_token(token) < 0) {
+        snprintf(why, len, "no randomness for the token: %s", strerror(errno));
+        return -1;
+    }
     snprintf(tq, sizeof(tq), "%u", tqid);
     snprintf(bq, sizeof(bq), "%u", bqid);
     snprintf(vp, sizeof(vp), "%d", vport);
     {
-        char *args[] = {"export", (char *)d->busid, tq, vp};
-        if (run_tool(b, be->name, args, 4, &o) != 0)
+        char *args[] = {"--domain", bq, "--token", token,
+                        "export", (char *)d->busid, tq, vp};
+        int r = prepare_export(b, be->name, d->busid, &o, why, len);
+        if (r < 0)
+            return -1;
+        if (r > 0 || run_tool(b, be->name, args, 8, &o) != 0)
             goto failed;
     }
     /* devid and speed from our own validated listing, not from the line
@@ -322,11 +416,20 @@ static int do_attach(struct bus *b, struct usb_backend *be,
     snprintf(devid, sizeof(devid), "%u", usb_devid(d));
     snprintf(speed, sizeof(speed), "%d", (int)d->speed);
     {
-        char *args[] = {"import", bq, vp, devid, speed};
+        char *args[] = {"--domain", tq, "--token", token,
+                        "import", bq, vp, devid, speed};
         char *rel[] = {"release", (char *)d->busid};
         static struct tool_out o2;
-        if (run_tool(b, target, args, 5, &o) != 0) {
+        char ignore[256];
+        int r = grant(b, target, "import", NULL, why, len);
+        if (r == 0 && (r = run_tool(b, target, args, 9, &o)) != 0)
+            r = 1;
+        /* vhci_hcd's files go back to root whatever happened */
+        grant(b, target, "import-done", NULL, ignore, sizeof(ignore));
+        if (r != 0) {
             run_tool(b, be->name, rel, 2, &o2);
+            if (r < 0)
+                return -1;
             goto failed;
         }
     }
@@ -392,7 +495,16 @@ static void detach_one(struct bus *b, struct usb_attachment *a)
     char *d[] = {"detach", port}, *r[] = {"release", a->busid};
 
     snprintf(port, sizeof(port), "%d", a->port);
-    run_tool(b, a->target, d, 2, &o);       /* the target may be gone */
+    /* The target's side first (vhci_hcd's detach, handed over for this
+     * alone): the connection ends the gentle way, the EOF crosses the
+     * vchan and sys-usb's guardian gives the device back; the release
+     * after it makes sure (idempotent).  The target may be gone. */
+    {
+        char ignore[256];
+        if (grant(b, a->target, "import", NULL, ignore, sizeof(ignore)) == 0)
+            run_tool(b, a->target, d, 2, &o);
+        grant(b, a->target, "import-done", NULL, ignore, sizeof(ignore));
+    }
     run_tool(b, a->backend, r, 2, &o);
     publish(b, "detached", a->backend, a->busid, a->target, NULL);
     log_info("detached %s:%s from %s", a->backend, a->busid, a->target);

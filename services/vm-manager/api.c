@@ -394,6 +394,8 @@ bool vm_dispatch(struct vm *vm, bus_msg *m)
         return false;
     case BULKHEAD__ENVELOPE__BODY_AGENT_GONE:
         return false; /* init's exit is what counts, seen on its pidfd */
+    case BULKHEAD__ENVELOPE__BODY_USB_GRANT:
+        return vm_usb_grant(vm, m);
     default:
         log_warnx("dropping unexpected %s from %s", bus_body_name(m),
                   m->src);

@@ -13,4 +13,7 @@ bool vm_dispatch(struct vm *vm, bus_msg *m);
  * template's template).  -1 with one line in ERR (400 bytes). */
 int vm_volumes_create(struct vm *vm, struct qube *q, char *err);
 
+/* UsbGrant from usb-proxy (usb_grant.c, ns_usb.h). */
+bool vm_usb_grant(struct vm *vm, const bus_msg *m);
+
 #endif

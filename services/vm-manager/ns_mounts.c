@@ -202,8 +202,14 @@ static int devices(const char **what)
     return 0;
 }
 
-static int kernel_fs(const char **what)
+static int kernel_fs(const struct ns_mount_plan *p, const char **what)
 {
+    /* Read-write here: a USB qube writes usbip-host's and its devices'
+     * attributes (only those vm-manager handed to its root: the rest stay
+     * the host root's, so this gives nothing more); other qubes' /sys is
+     * made read-only by usb_view() once vhci_hcd is bound writable. */
+    (void)p;
+
     TRY(mkdir_ok("root/proc", 0555), "mkdir /proc");
     /* proc is mounted while the host's /proc is still visible: the kernel
      * allows a new proc in a user namespace only then. */
@@ -211,7 +217,7 @@ static int kernel_fs(const char **what)
               NULL), "mounting /proc");
     TRY(mkdir_ok("root/sys", 0555), "mkdir /sys");
     TRY(mount("sysfs", "root/sys", "sysfs",
-              MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL),
+              MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL),
         "mounting /sys");
     TRY(mkdir_ok("root/tmp", 01777), "mkdir /tmp");
     TRY(mount("tmpfs", "root/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
@@ -219,6 +225,42 @@ static int kernel_fs(const char **what)
     TRY(mkdir_ok("root/run", 0755), "mkdir /run");
     TRY(mount("tmpfs", "root/run", "tmpfs", MS_NOSUID | MS_NODEV,
               "mode=0755"), "tmpfs on /run");
+    return 0;
+}
+
+/* The USB controllers belong to the USB qubes (ns_usb.h): they see
+ * /dev/bus/usb; every other qube finds /sys/bus/usb empty.  On one shared
+ * kernel this is all the isolation there is (/sys/devices still shows the
+ * controllers read-only). */
+static int usb_view(const struct ns_mount_plan *p, const char **what)
+{
+    struct stat st;
+
+    if (p->usb_owner) {
+        if (stat("/dev/bus/usb", &st) < 0)
+            return 0;               /* no USB on this kernel */
+        TRY(mkdir_ok("root/dev/bus", 0755), "mkdir /dev/bus");
+        TRY(mkdir_ok("root/dev/bus/usb", 0755), "mkdir /dev/bus/usb");
+        TRY(mount("/dev/bus/usb", "root/dev/bus/usb", NULL, MS_BIND | MS_REC,
+                  NULL), "binding /dev/bus/usb");
+        return 0;
+    }
+    if (stat("root/sys/bus/usb", &st) == 0)
+        TRY(mount("tmpfs", "root/sys/bus/usb", "tmpfs",
+                  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  "size=4k,mode=0555"), "hiding /sys/bus/usb");
+    /* A target writes vhci_hcd's attach (its files are the host root's
+     * except while vm-manager hands them over for one import): that one
+     * directory stays writable, bound over itself before the rest of
+     * /sys is made read-only (kernel_fs mounted it read-write, as a
+     * read-only superblock could never be bound writable). */
+    if (stat("root/sys/devices/platform/vhci_hcd.0", &st) == 0)
+        TRY(mount("root/sys/devices/platform/vhci_hcd.0",
+                  "root/sys/devices/platform/vhci_hcd.0", NULL, MS_BIND,
+                  NULL), "binding vhci_hcd");
+    TRY(mount(NULL, "root/sys", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY |
+              MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL),
+        "making /sys read-only");
     return 0;
 }
 
@@ -259,8 +301,9 @@ int ns_mounts_apply(const struct ns_mount_plan *p, const int *fds,
         "making mounts private");
     TRY(stage(fds[p->stage_fd]), "staging tmpfs");
     if (mount_stack(&p->root, fds, "l", "root", what) < 0 ||
-        private_volume(p, fds, what) < 0 || kernel_fs(what) < 0 ||
-        devices(what) < 0 || bulkhead_dirs(p, fds, what) < 0)
+        private_volume(p, fds, what) < 0 || kernel_fs(p, what) < 0 ||
+        devices(what) < 0 || usb_view(p, what) < 0 ||
+        bulkhead_dirs(p, fds, what) < 0)
         return -1;
     TRY(chdir("root"), "chdir to the new root");
     TRY((int)syscall(SYS_pivot_root, ".", "."), "pivot_root");

@@ -7,6 +7,8 @@
  *   /home        bind of /rw/home        /usr/local  bind of /rw/usrlocal
  *   /proc /sys(ro) /tmp /run /dev(tmpfs + null zero full random urandom
  *   tty, devpts, shm)   /run/bulkhead/vchan   /run/bulkhead/bin/bulkhead-agent
+ *   /sys/bus/usb: empty read-only tmpfs, except in USB qubes (sysfs
+ *   read-write, /dev/bus/usb bound)
  *
  * Everything here runs in the cloned child before exec: no allocation, no
  * stdio (the parent may be multi-threaded). */
@@ -42,6 +44,9 @@ struct ns_mount_plan {
     /* No idmapped mounts: template dirs belong to nobody inside, so
      * mountpoints missing from the template (/usr/local) are skipped. */
     bool degraded;
+    /* A USB qube (ns_usb.h): a writable sysfs and /dev/bus/usb; every
+     * other qube gets an empty tmpfs over /sys/bus/usb instead. */
+    bool usb_owner;
 };
 
 /* Applies PLAN with the received FDS, ends with the pivot into the new

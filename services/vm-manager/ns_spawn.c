@@ -2,6 +2,7 @@
 #include "ns_spawn.h"
 
 #include "ns_idmap.h"
+#include "ns_usb.h"
 #include "ns_mounts.h"
 #include "ns_seccomp.h"
 
@@ -265,6 +266,7 @@ static int build_plan(const struct ns_spawn_req *r, pid_t pid,
 
     memset(plan, 0, sizeof(*plan));
     plan->vchan_fd = plan->agent_fd = -1;
+    plan->usb_owner = ns_usb_qube(r->name);
     snprintf(nsp, sizeof(nsp), "/proc/%d/ns/user", (int)pid);
     if ((userns = open(nsp, O_RDONLY | O_CLOEXEC)) < 0) {
         snprintf(err, errlen, "%s: %s", nsp, strerror(errno));

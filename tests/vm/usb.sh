@@ -50,29 +50,79 @@ trap cleanup EXIT
 
 # ---- initramfs
 R=$W/root
-mkdir -p $R/bin $R/mod $R/proc $R/sys $R/dev $R/tmp
+mkdir -p $R/bin $R/mod $R/proc $R/sys $R/dev $R/tmp $R/run $R/etc $R/lib64 \
+  $R/lib/x86_64-linux-gnu $R/bh/bin
 cp bb/bin/busybox "$TOP/build/bin/bulkhead-usb" $R/bin/
 cp "$TOP/tests/vm/guest/usb.sh" $R/test.sh
+cp "$TOP/tests/vm/guest/system.sh" $R/system.sh
+echo "${USB_VM_PHASES:-helpers system}" > $R/phases
+# bulkhead itself, as tests/xen/qubes.sh puts it into its dom0: the dom0
+# binaries with their shared libraries (this host's Debian 12 = the VM's
+# userland ABI), the static in-qube tools, a prepared root under /bh.
+for f in bulkhead bulkhead-launcher busd vm-manager storage-manager rpc-router policyd usb-proxy; do
+  cp "$TOP/build/bin/$f" $R/bh/bin/ || { echo "build/bin/$f missing: run ninja"; echo "0 passed, 1 failed"; exit 1; }
+done
+mkdir -p $R/bh/bin/guest
+cp "$TOP/build/bin/guest/bulkhead-agent" "$TOP/build/bin/guest/bulkhead-usb" $R/bh/bin/guest/
+for l in $(for b in $R/bh/bin/*; do ldd $b; done | awk '$3 ~ /^\// {print $3}' | sort -u) \
+         /lib/x86_64-linux-gnu/libgcc_s.so.1; do
+  cp -L $l $R/lib/x86_64-linux-gnu/
+done
+cp -L /lib64/ld-linux-x86-64.so.2 $R/lib64/
+strip $R/bh/bin/* $R/bh/bin/guest/* $R/lib/x86_64-linux-gnu/* 2>/dev/null
+echo 'root:x:0:0:root:/:/bin/sh' > $R/etc/passwd
+echo 'root:x:0:' > $R/etc/group
+mkdir -p $R/bh/root
+"$TOP/scripts/prepare-root" $R/bh/root >/dev/null
+for f in $R/bh/root/etc/bulkhead/services.d/*.conf; do
+  case $(basename "$f") in
+  busd.conf | vm-manager.conf | storage-manager.conf | rpc-router.conf | policyd.conf | usb-proxy.conf) ;;
+  *) rm -f "$f" ;;
+  esac
+done
 MODS="usb-common usbcore xhci-hcd xhci-pci scsi_common scsi_mod crc64 crc64_rocksoft_generic
 crc64-rocksoft crct10dif_common crct10dif_generic crc-t10dif t10-pi sd_mod usb-storage hid
-hid-generic usbhid usbip-core usbip-host vhci-hcd"
+hid-generic usbhid usbip-core usbip-host vhci-hcd overlay loop crc16 mbcache jbd2 crc32c_generic ext4"
 for m in $MODS; do
   f=$(find kpkg/lib/modules/$KV/kernel -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" | head -1)
   [ -n "$f" ] || { echo "module $m not found in $KPKG"; echo "0 passed, 1 failed"; exit 1; }
   case "$f" in *.xz) xz -dc "$f" > $R/mod/$m.ko ;; *.zst) zstd -qdc "$f" > $R/mod/$m.ko ;; *) cp "$f" $R/mod/ ;; esac
   echo $m >> $R/mod/order
 done
+# /init moves everything onto a tmpfs and switches root to it: the
+# initramfs itself is rootfs, which has no parent mount, and pivot_root
+# (a qube's last step on the ns backend) refuses such a root.
 cat > $R/init <<'EOF'
+#!/bin/busybox sh
+/bin/busybox mkdir -p /newroot
+/bin/busybox mount -t tmpfs -o mode=0755 tmpfs /newroot
+/bin/busybox cp -a /bin /bh /dev /etc /lib /lib64 /mod /proc /run /sys /tmp /newroot/
+/bin/busybox cp /test.sh /system.sh /phases /expected.md5 /disk.mb /bench.runs /init2 /newroot/
+exec /bin/busybox switch_root /newroot /init2
+EOF
+cat > $R/init2 <<'EOF'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs -o mode=1777 tmpfs /tmp; mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /dev/pts /sys/fs/cgroup; mount -t devpts devpts /dev/pts
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
 for m in $(cat /mod/order); do insmod /mod/$m.ko || echo "INSMOD-FAIL $m"; done
-sh /test.sh
+# bulkhead's root on ext4 (a loop file): the ns backend wants idmapped
+# mounts and user xattrs for its overlays, which this kernel's tmpfs lacks
+dd if=/dev/zero of=/tmp/bh.img bs=1M seek=256 count=0 2>/dev/null
+L=$(losetup -f) && losetup $L /tmp/bh.img && mke2fs -q $L && mkdir -p /mnt &&
+  mount -t ext4 $L /mnt && cp -a /bh/root/. /mnt/ && umount /mnt && mount -t ext4 $L /bh/root ||
+  echo "FAIL - bulkhead's root on ext4"
+for p in $(cat /phases); do
+  case $p in system) sh /system.sh ;; helpers) sh /test.sh ;; esac
+done
+echo "GUEST-DONE"
 sync
 poweroff -f
 EOF
-chmod +x $R/init
+chmod +x $R/init $R/init2
 SIZE_MB=16; RUNS=1
 [ $MODE = bench ] && { SIZE_MB=32; RUNS=3; }
 echo $RUNS > $R/bench.runs
@@ -96,10 +146,16 @@ timeout 240 qemu-system-x86_64 -accel $ACCEL -smp ${USB_VM_SMP:-1} -m 768 -nogra
   -monitor pipe:$W/mon > $W/console.log 2>&1 &
 QPID=$!
 exec 9> $W/mon.in
-step=unplug
+# The guest asks for monitor commands with "MONITOR CMD" lines (only
+# device_del/device_add of the test's own ids are passed on).
+sent=0
 while kill -0 $QPID 2>/dev/null; do
-  if [ $step = unplug ] && grep -aq READY-FOR-UNPLUG $W/console.log; then echo "device_del stor" >&9; step=plug; fi
-  if [ $step = plug ] && grep -aq READY-FOR-PLUG $W/console.log; then echo "device_add usb-storage,drive=d2,id=stor2" >&9; step=done; fi
+  n=$(tr -d '\r' < $W/console.log | grep -ac '^MONITOR device_\(del\|add\) [a-z0-9,=-]*$')
+  while [ "$sent" -lt "$n" ]; do
+    sent=$((sent + 1))
+    tr -d '\r' < $W/console.log | grep -a '^MONITOR device_\(del\|add\) [a-z0-9,=-]*$' |
+      sed -n "${sent}p" | sed 's/^MONITOR //' >&9
+  done
   sleep 0.5
 done
 exec 9>&-

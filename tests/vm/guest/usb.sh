@@ -157,7 +157,7 @@ STOR=$S
 echo "== unplug (QEMU monitor device_del) while attached"
 VP=7006
 if attach $VP; then
-  echo "READY-FOR-UNPLUG"
+  echo "MONITOR device_del stor"
   unplugged() { [ ! -e /sys/bus/usb/devices/$STOR ]; }
   check "device unplugged from the xHCI" waitfor 30 unplugged
   waitfor 20 no_vhci_blk && waitfor 10 port_free $PORT && waitfor 10 gone $IMPPUMP && waitfor 10 gone $EXPPUMP
@@ -166,11 +166,10 @@ if attach $VP; then
   # removed (usbip-host skips such entries): what matters is that the
   # next device on that port is not grabbed by usbip-host.
   echo "  match_busid after unplug: [$(cat $HOSTDRV/match_busid | tr '\n' ' ')]"
-  echo "READY-FOR-PLUG"
+  echo "MONITOR device_add usb-storage,drive=d2,id=stor2"; echo stor2 > /tmp/storage-qdev
   newdev() { for d in /sys/bus/usb/devices/*; do [ -e $d/idVendor ] && [ "$(cat $d/idVendor):$(cat $d/idProduct)" = 46f4:0001 ] && { echo ${d##*/}; return 0; }; done; return 1; }
   waitfor 30 newdev >/dev/null
   NEW=$(newdev)
   storage_driver() { [ "$(drv_of $NEW)" = usb ] && have_blk pci0000; }
   check "a device plugged in after the unplug (bus id $NEW) gets its own driver, not usbip-host" waitfor 20 storage_driver
 else fail "attach for unplug"; fi
-echo "GUEST-DONE"

@@ -1,0 +1,128 @@
+# Runs inside the QEMU VM made by tests/vm/usb.sh, before guest/usb.sh:
+# bulkhead itself (launcher, busd, vm-manager, storage-manager,
+# rpc-router, policyd, usb-proxy) on the ns backend, with the qubes
+# sys-usb and work, driven by the CLI as a user would.  The VM's own root
+# plays the host: it checks what the one shared kernel shows.
+# Prints "ok - ..." / "FAIL - ..." lines.
+R=/bh/root
+export PATH=/bh/bin:$PATH
+export BULKHEAD_VCHAN=shm
+VHCI=/sys/devices/platform/vhci_hcd.0
+HOSTDRV=/sys/bus/usb/drivers/usbip-host
+EXP=$(cat /expected.md5)
+SIZE_MB=$(cat /disk.mb)
+pass() { echo "ok - $*"; }
+fail() { echo "FAIL - $*"; }
+check() { desc=$1; shift; if "$@"; then pass "$desc"; else fail "$desc"; fi; }
+# waitfor SECONDS CMD...: by the clock (a probe through `bulkhead run` takes a while under TCG)
+waitfor() { end=$(( $(cut -d. -f1 /proc/uptime) + $1 )); shift; while :; do "$@" && return 0; [ "$(cut -d. -f1 /proc/uptime)" -ge $end ] && return 1; sleep 0.2; done; }
+has() { printf '%s\n' "$1" | grep -q -- "$2"; }
+bh() { bulkhead --root $R "$@"; }
+up() { o=$(bh service list 2>/dev/null) && [ -n "$o" ] && ! echo "$o" | tail -n +2 | grep -qv ' up '; }
+t() { cut -d' ' -f1 /proc/uptime; }
+since() { echo "$(t) $1" | awk '{printf "%.1f", $1 - $2}'; }
+inq() { q=$1; shift; bh run -p -u root $q -- sh -c "$*" 2>/dev/null; }
+drv_of() { basename "$(readlink /sys/bus/usb/devices/$1/driver 2>/dev/null)" 2>/dev/null; }
+# the disk of a device on vhci_hcd, as work's /sys/block shows it
+work_disk() { inq work 'for b in /sys/block/sd*; do case $(readlink -f $b) in *vhci_hcd*) [ "$(cat $b/size)" != 0 ] && basename $b;; esac; done' | head -1; }
+work_has_disk() { [ -n "$(work_disk)" ]; }
+vhci_busy() { grep -qE '^(hs|ss) +[0-9]+ +006 ' $VHCI/status; }
+no_pumps() { ! for p in /proc/[0-9]*; do tr '\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -q 'bulkhead-usb \(import\|export\)'; }
+released() { # $1 = bus id: back on its driver, match_busid clear, no vhci port in use
+  waitfor 30 sh -c "[ \"\$(basename \"\$(readlink /sys/bus/usb/devices/$1/driver)\")\" = usb ]" &&
+    ! grep -q "^$1\$" $HOSTDRV/match_busid && waitfor 20 sh -c "! grep -qE '^(hs|ss) +[0-9]+ +006 ' $VHCI/status"
+}
+QDEV=$(cat /tmp/storage-qdev 2>/dev/null || echo stor)   # QEMU id of the disk now
+
+echo "== bulkhead in the VM (ns backend)"
+T0=$(t)
+bulkhead-launcher --root $R > $R/launcher.log 2>&1 &
+if waitfor 90 up; then pass "launcher and services up (busd vm-manager storage-manager rpc-router policyd usb-proxy)"
+else fail "launcher and services up"; tail -20 $R/launcher.log; return 0 2>/dev/null || exit 0; fi
+check "template install minimal" bh template install minimal
+# sys-usb is a named disposable (as in Qubes): its root and private
+# volume are thrown away at each shutdown; a device that subverted it
+# does not persist there
+bh create default-dvm --template minimal --label red --prop template_for_dispvms=true >/dev/null
+check "create sys-usb --class DispVM --template default-dvm" \
+  bh create sys-usb --class DispVM --template default-dvm --label red
+bh create work --template minimal --label blue >/dev/null
+out=$(bh start sys-usb 2>&1); check "start sys-usb" [ $? = 0 ]; [ -n "$out" ] && echo "  $out"
+out=$(bh start work 2>&1); check "start work" [ $? = 0 ]; [ -n "$out" ] && echo "  $out"
+echo "  system and two qubes up in $(since $T0) s"
+
+echo "== the controllers belong to sys-usb (mounts, file owners)"
+check "sys-usb sees /sys/bus/usb/devices and /dev/bus/usb" \
+  inq sys-usb 'ls /sys/bus/usb/devices | grep -q "^[0-9]-[0-9]" && ls /dev/bus/usb | grep -q .'
+check "work sees an empty /sys/bus/usb and no /dev/bus/usb" \
+  inq work '[ -z "$(ls /sys/bus/usb)" ] && [ ! -e /dev/bus/usb ]'
+check "work cannot write usbip-host's match_busid" \
+  inq work '! echo "add 9-9" > /sys/bus/usb/drivers/usbip-host/match_busid'
+check "work cannot write vhci_hcd's attach outside an attach" \
+  inq work '! echo "0 0 0 0" > /sys/devices/platform/vhci_hcd.0/attach'
+
+echo "== bulkhead usb list"
+out=$(bh usb list 2>&1)
+echo "$out" | sed 's/^/  /'
+STOR=$(echo "$out" | awk '/46f4:0001/ {print $1; exit}')
+KBD=$(echo "$out" | awk '/0627:0001/ {print $1; exit}')
+SB=${STOR#sys-usb:}; KB=${KBD#sys-usb:}
+check "usb list shows the usb-storage ($STOR)" has "$out" "^sys-usb:[0-9.-]* .*46f4:0001 .*super"
+check "usb list shows the keyboard as an input device ($KBD)" has "$out" "^sys-usb:[0-9.-]* .*0627:0001.*input: keyboard"
+
+echo "== attach the storage to work"
+T1=$(t)
+out=$(bh usb attach work $STOR 2>&1); rc=$?
+check "bulkhead usb attach work $STOR" [ $rc = 0 ]; [ $rc = 0 ] || echo "  $out"
+check "a disk on vhci_hcd appears in work's /sys/block" waitfor 40 work_has_disk
+SD=$(work_disk)
+echo "  attached in $(since $T1) s: /dev/$SD"
+check "its content matches disk.img (read through the vchan path)" \
+  [ "$(dd if=/dev/$SD bs=1M count=$SIZE_MB 2>/dev/null | md5sum | cut -d' ' -f1)" = "$EXP" ]
+check "in sys-usb the device is bound to usbip-host" [ "$(drv_of $SB)" = usbip-host ]
+check "usb list shows it attached to work" has "$(bh usb list 2>&1)" "^$STOR .* work "
+check "vhci_hcd's attach is root's again after the import" \
+  [ "$(stat -c %u $VHCI/attach)" = 0 ]
+
+echo "== detach"
+check "bulkhead usb detach work $STOR" bh usb detach work $STOR
+check "the storage is back on its driver in sys-usb, match_busid clear, vhci port free" released $SB
+check "usb list: no longer attached" sh -c "! bulkhead --root $R usb list | grep -q '^$STOR .* work '"
+
+echo "== the keyboard: refused by default, allowed by a rule naming it"
+err=$(bh usb attach work $KBD 2>&1); rc=$?
+check "keyboard attach refused by the default policy" [ $rc != 0 ]
+check "the refusal says why (BadUSB, the rule to write)" has "$err" "is a keyboard.*BadUSB.*qubes.USB +$KB work sys-usb allow"
+echo "  $err"
+echo "qubes.USB +$KB work sys-usb allow" > $R/etc/bulkhead/policy.d/30-usb.policy
+bh service restart policyd >/dev/null 2>&1; waitfor 30 up
+out=$(bh usb attach work $KBD 2>&1); rc=$?
+check "with 'qubes.USB +$KB work sys-usb allow' the keyboard attaches" [ $rc = 0 ]; [ $rc = 0 ] || echo "  $out"
+kbd_on_vhci() { for d in /sys/bus/usb/devices/*:1.0; do case "$(readlink -f $d)" in *vhci_hcd*) [ "$(basename "$(readlink $d/driver)")" = usbhid ] && return 0;; esac; done; return 1; }
+check "usbhid binds it on vhci_hcd" waitfor 30 kbd_on_vhci
+bh usb detach work $KBD >/dev/null 2>&1
+check "keyboard back on its driver after detach" released $KB
+rm -f $R/etc/bulkhead/policy.d/30-usb.policy
+
+echo "== killing work's pump releases everything"
+if bh usb attach work $STOR >/dev/null 2>&1 && waitfor 40 work_has_disk; then
+  inq work 'for p in /proc/[0-9]*; do grep -q import $p/cmdline 2>/dev/null && kill -9 ${p#/proc/}; done'
+  check "after the pump's death: storage back on its driver, match_busid clear, port free" released $SB
+  check "usb-proxy forgets the attachment (usb list)" sh -c "! bulkhead --root $R usb list | grep -q '^$STOR .* work '"
+else fail "attach for the pump kill"; fi
+
+echo "== unplug (QEMU monitor device_del) while attached"
+if bh usb attach work $STOR >/dev/null 2>&1 && waitfor 40 work_has_disk; then
+  echo "MONITOR device_del $QDEV"
+  check "device unplugged from the xHCI" waitfor 30 sh -c "[ ! -e /sys/bus/usb/devices/$SB ]"
+  check "after the unplug: work's disk gone, vhci port free" \
+    waitfor 30 sh -c "! grep -qE '^(hs|ss) +[0-9]+ +006 ' $VHCI/status"
+  check "no pump left in either qube" waitfor 20 no_pumps
+  out=$(bh usb list 2>&1)
+  check "usb list: the storage is gone, the keyboard still there" sh -c "! echo '$out' | grep -q 46f4:0001 && echo '$out' | grep -q 0627:0001"
+  echo "  match_busid after unplug: [$(cat $HOSTDRV/match_busid | tr '\n' ' ')]"
+else fail "attach for the unplug"; fi
+bh shutdown --wait work >/dev/null 2>&1
+bh shutdown --wait sys-usb >/dev/null 2>&1
+grep -q "usb-proxy" $R/launcher.log && grep "usb-proxy\|vm-manager" $R/launcher.log | grep -i "warn\|error" | tail -5 | sed 's/^/  log: /'
+echo "  system part done in $(since $T0) s"
