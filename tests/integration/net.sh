@@ -21,6 +21,10 @@ unshare -n sleep 100000 &
 INET=$!
 track_pid "$INET"
 INETNS=/proc/$INET/ns/net
+# Until unshare has run, the child is still in the host's namespace:
+# anything entered through $INETNS before that would touch the host.
+new_netns() { [ "$(readlink "$INETNS")" != "$(readlink /proc/self/ns/net)" ]; }
+wait_for 5 new_netns || { echo "the test namespace never appeared"; exit 1; }
 cat > "$ROOT/server.py" <<'PY'
 # The fake internet (or, with "tor", a fake Tor gateway): TCP servers that
 # say who they are, a DNS responder answering every A query with one
