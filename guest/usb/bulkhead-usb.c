@@ -99,6 +99,16 @@ static int parse_int(const char *s, long min, long max, long *out)
     return 0;
 }
 
+/* A device some qube imported (vhci_hcd's buses): on the ns backend's one
+ * kernel sys-usb sees it too, but it is not sys-usb's to offer. */
+static bool on_vhci(const char *busid)
+{
+    char path[PATH_MAX], real[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/bus/usb/devices/%s", sysfs, busid);
+    return realpath(path, real) && strstr(real, "/vhci_hcd.");
+}
+
 static bool bound_to_stub(const char *busid)
 {
     char path[PATH_MAX], link[PATH_MAX];
@@ -124,7 +134,8 @@ static int cmd_list(void)
         return 0;                   /* an empty list, not an error */
     }
     for (int i = 0; i < n; i++)
-        if (usb_format_line(&devs[i], line, sizeof(line)) >= 0)
+        if (!on_vhci(devs[i].busid) &&
+            usb_format_line(&devs[i], line, sizeof(line)) >= 0)
             printf("%s\n", line);
     /* Which devices usbip-host holds now: usb-proxy forgets an attachment
      * whose device came back to its driver (a pump killed, a release). */

@@ -64,7 +64,7 @@ for f in bulkhead bulkhead-launcher busd vm-manager storage-manager rpc-router p
 done
 mkdir -p $R/bh/bin/guest
 cp "$TOP/build/bin/guest/bulkhead-agent" "$TOP/build/bin/guest/bulkhead-usb" $R/bh/bin/guest/
-for l in $(for b in $R/bh/bin/*; do ldd $b; done | awk '$3 ~ /^\// {print $3}' | sort -u) \
+for l in $(for b in $R/bh/bin/*; do [ -f $b ] && ldd $b; done | awk '$3 ~ /^\// {print $3}' | sort -u) \
          /lib/x86_64-linux-gnu/libgcc_s.so.1; do
   cp -L $l $R/lib/x86_64-linux-gnu/
 done

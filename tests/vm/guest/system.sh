@@ -71,6 +71,8 @@ check "usb list shows the usb-storage ($STOR)" has "$out" "^sys-usb:[0-9.-]* .*4
 check "usb list shows the keyboard as an input device ($KBD)" has "$out" "^sys-usb:[0-9.-]* .*0627:0001.*input: keyboard"
 
 echo "== attach the storage to work"
+bh events > /tmp/events.log 2>&1 &
+EVPID=$!
 T1=$(t)
 out=$(bh usb attach work $STOR 2>&1); rc=$?
 check "bulkhead usb attach work $STOR" [ $rc = 0 ]; [ $rc = 0 ] || echo "  $out"
@@ -80,9 +82,15 @@ echo "  attached in $(since $T1) s: /dev/$SD"
 check "its content matches disk.img (read through the vchan path)" \
   [ "$(dd if=/dev/$SD bs=1M count=$SIZE_MB 2>/dev/null | md5sum | cut -d' ' -f1)" = "$EXP" ]
 check "in sys-usb the device is bound to usbip-host" [ "$(drv_of $SB)" = usbip-host ]
-check "usb list shows it attached to work" has "$(bh usb list 2>&1)" "^$STOR .* work "
+out=$(bh usb list 2>&1)
+check "usb list shows it attached to work" has "$out" "^$STOR .* work "
+check "usb list does not offer work's vhci_hcd devices as sys-usb's" [ "$(echo "$out" | grep -c 46f4:0001)" = 1 ]
 check "vhci_hcd's attach is root's again after the import" \
   [ "$(stat -c %u $VHCI/attach)" = 0 ]
+
+kill $EVPID 2>/dev/null
+check "bulkhead events shows usb-proxy's 'attached' event" grep -q "attached.*$SB.*work\|$SB.*attached" /tmp/events.log
+grep -i usb /tmp/events.log | head -3 | sed 's/^/  event: /'
 
 echo "== detach"
 check "bulkhead usb detach work $STOR" bh usb detach work $STOR
