@@ -2,7 +2,7 @@
 # The disposable tools (issue 11, guest/dvm/README.md) end to end: a
 # qube_system with policyd; default-dvm on a Debian template (the cached
 # tree of scripts/debian-test-tree, which has pdftoppm) with the handlers
-# installed by bulkhead-dvm-install; a source qube `work` on minimal.
+# shipped in /run/bulkhead/bin/rpc (viewers from bulkhead-dvm-install); a source qube `work` on minimal.
 #   bulkhead-open-in-dvm: view-only, edit and return confirmed / declined
 #   (by the GUI viewer: the disposable's own Xvfb), a type with only a
 #   headless viewer, no viewer for a type; the disposables are gone.
@@ -63,11 +63,15 @@ gui.txt = sh -c 'xdpyinfo >/dev/null && sed -i s/original/changed-in-gui/ "$1"' 
 viewer.txt = sed -i s/original/changed-headless/
 viewer.csv = sed -i s/original/changed-headless/
 EOF2
+check "a fresh template serves the handlers bulkhead ships (no setup step)" \
+    bh run deb -- sh -c '! test -e /etc/bulkhead/rpc/qubes.PdfConvert &&
+        test -x /run/bulkhead/bin/rpc/qubes.PdfConvert &&
+        test -x /run/bulkhead/bin/rpc/qubes.OpenInVM'
 bh run -u root deb -- /run/bulkhead/bin/bulkhead-dvm-install >/dev/null
 bh run -p -u root deb -- sh -c 'cat >> /etc/bulkhead/dvm-open.conf' \
     <"$ROOT/viewers" >/dev/null
-check "bulkhead-dvm-install put the handlers in the template" \
-    bh run deb -- test -x /etc/bulkhead/rpc/qubes.PdfConvert
+check "bulkhead-dvm-install wrote the viewer configuration" \
+    bh run deb -- test -s /etc/bulkhead/dvm-open.conf
 bh shutdown --wait deb >/dev/null
 bh create default-dvm --template deb --label red \
     --prop template_for_dispvms=true --prop netvm=none >/dev/null
