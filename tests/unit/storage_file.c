@@ -243,7 +243,7 @@ Test(file, private_revisions_commit_discard_revert)
     cr_assert_eq(images("work"), 2, "a discarded session leaves nothing");
 
     for (int i = 0; i < 3; i++) {
-        char t[8];
+        char t[16];
         prep("work", &p);
         snprintf(t, sizeof(t), "r%d", i);
         mark(p.private_img, t);
