@@ -168,6 +168,8 @@ static const struct usb_dev *find_dev(const struct usb_backend *be,
  * was released in the USB qube (its pump killed, the vchan closed, a
  * release there): the kernels have already freed both ends; the record
  * goes, and the event says so. */
+static void drop_nodes(struct bus *b, const struct usb_attachment *a);
+
 static void forget_released(struct bus *b, struct usb_backend *be,
                             char (*stubs)[USB_BUSID_MAX + 1], int nstub)
 {
@@ -180,6 +182,7 @@ static void forget_released(struct bus *b, struct usb_backend *be,
             held |= !strcmp(stubs[j], a->busid);
         if (held)
             continue;
+        drop_nodes(b, a);
         publish(b, "detached", a->backend, a->busid, a->target, "released");
         log_info("%s:%s was released in %s", a->backend, a->busid, a->backend);
         usbstate_drop_attachment(&st, a);
@@ -229,6 +232,7 @@ static int refresh(struct bus *b, struct usb_backend *be, char *err,
             continue;
         publish(b, "device-removed", be->name, be->devs[i].busid, NULL, NULL);
         if ((a = usbstate_attachment(&st, be->name, be->devs[i].busid))) {
+            drop_nodes(b, a);
             publish(b, "detached", be->name, a->busid, a->target, "unplugged");
             usbstate_drop_attachment(&st, a);
             usbstate_save(&st);
@@ -361,6 +365,53 @@ static int prepare_export(struct bus *b, const char *usbq, const char *busid,
     return grant(b, usbq, "export", busid, why, len);
 }
 
+/* The block nodes of A's device, into the target's /dev/usb (ns backend,
+ * vm-manager's ns_usb.c: one kernel, so the node appears in the host's
+ * devtmpfs).  The kernel needs a moment to find the disk behind the new
+ * vhci device: asked again every 0.5 s, for at most NODES_WAIT_MS. */
+#define NODES_WAIT_MS 20000
+static void give_nodes(struct bus *b, const struct usb_attachment *a)
+{
+    bus_msg req = BULKHEAD__ENVELOPE__INIT, *reply = NULL;
+    Bulkhead__UsbGrant g = BULKHEAD__USB_GRANT__INIT;
+    char port[16];
+    int n = 0;
+
+    snprintf(port, sizeof(port), "%d", a->port);
+    g.qube = (char *)a->target;
+    g.op = "nodes";
+    g.busid = port;
+    req.body_case = BULKHEAD__ENVELOPE__BODY_USB_GRANT;
+    req.usb_grant = &g;
+    for (int waited = 0; waited < NODES_WAIT_MS && n == 0; waited += 500) {
+        if (bus_call(b, "vm-manager", &req, &reply, 5000) < 0)
+            return;
+        if (reply->body_case == BULKHEAD__ENVELOPE__BODY_ERROR)
+            log_warnx("block nodes of %s:%s for %s: %s", a->backend,
+                      a->busid, a->target, reply->error->message);
+        if (reply->body_case != BULKHEAD__ENVELOPE__BODY_USB_RESULT ||
+            sscanf(reply->usb_result->text, "granted %d", &n) != 1) {
+            bus_free(reply);        /* not needed (Xen), or an error */
+            return;
+        }
+        bus_free(reply);
+        reply = NULL;
+        if (n == 0)
+            usleep(500 * 1000);
+    }
+    if (n)
+        log_info("%d block node(s) of %s:%s in %s's /dev/usb", n, a->backend,
+                 a->busid, a->target);
+}
+
+static void drop_nodes(struct bus *b, const struct usb_attachment *a)
+{
+    char port[16], ignore[256];
+
+    snprintf(port, sizeof(port), "%d", a->port);
+    grant(b, a->target, "nodes-done", port, ignore, sizeof(ignore));
+}
+
 /* 32 hex characters from the kernel's random source. */
 static int make_token(char *out)
 {
@@ -441,6 +492,8 @@ static int do_attach(struct bus *b, struct usb_backend *be,
     a->port = 0;
     sscanf(o.out, "ATTACHED %d", &a->port);
     usbstate_save(&st);
+    if (!usb_input_kind(d))
+        give_nodes(b, a);
     return 0;
 failed:
     if (o.status == USBIP_EXIT_NO_KERNEL_SUPPORT)
@@ -495,6 +548,7 @@ static void detach_one(struct bus *b, struct usb_attachment *a)
     char *d[] = {"detach", port}, *r[] = {"release", a->busid};
 
     snprintf(port, sizeof(port), "%d", a->port);
+    drop_nodes(b, a);
     /* The target's side first (vhci_hcd's detach, handed over for this
      * alone): the connection ends the gentle way, the EOF crosses the
      * vchan and sys-usb's guardian gives the device back; the release

@@ -232,7 +232,8 @@ static int kernel_fs(const struct ns_mount_plan *p, const char **what)
  * /dev/bus/usb; every other qube finds /sys/bus/usb empty.  On one shared
  * kernel this is all the isolation there is (/sys/devices still shows the
  * controllers read-only). */
-static int usb_view(const struct ns_mount_plan *p, const char **what)
+static int usb_view(const struct ns_mount_plan *p, const int *fds,
+                    const char **what)
 {
     struct stat st;
 
@@ -244,6 +245,10 @@ static int usb_view(const struct ns_mount_plan *p, const char **what)
         TRY(mount("/dev/bus/usb", "root/dev/bus/usb", NULL, MS_BIND | MS_REC,
                   NULL), "binding /dev/bus/usb");
         return 0;
+    }
+    if (p->usbdev_fd >= 0) {
+        TRY(mkdir_ok("root/dev/usb", 0755), "mkdir /dev/usb");
+        TRY(attach(fds[p->usbdev_fd], "root/dev/usb"), "attaching /dev/usb");
     }
     if (stat("root/sys/bus/usb", &st) == 0)
         TRY(mount("tmpfs", "root/sys/bus/usb", "tmpfs",
@@ -302,7 +307,7 @@ int ns_mounts_apply(const struct ns_mount_plan *p, const int *fds,
     TRY(stage(fds[p->stage_fd]), "staging tmpfs");
     if (mount_stack(&p->root, fds, "l", "root", what) < 0 ||
         private_volume(p, fds, what) < 0 || kernel_fs(p, what) < 0 ||
-        devices(what) < 0 || usb_view(p, what) < 0 ||
+        devices(what) < 0 || usb_view(p, fds, what) < 0 ||
         bulkhead_dirs(p, fds, what) < 0)
         return -1;
     TRY(chdir("root"), "chdir to the new root");

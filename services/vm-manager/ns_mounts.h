@@ -47,6 +47,8 @@ struct ns_mount_plan {
     /* A USB qube (ns_usb.h): a writable sysfs and /dev/bus/usb; every
      * other qube gets an empty tmpfs over /sys/bus/usb instead. */
     bool usb_owner;
+    int usbdev_fd;  /* -1 = none; else the qube's block-node dir (ns_usb.h),
+                       attached at /dev/usb */
 };
 
 /* Applies PLAN with the received FDS, ends with the pivot into the new

@@ -261,11 +261,12 @@ static int build_plan(const struct ns_spawn_req *r, pid_t pid,
                       struct ns_mount_plan *plan, struct fdset *fs,
                       struct ns_spawn_result *res, char *err, size_t errlen)
 {
-    char nsp[64];
+    char nsp[64], nodes[256];
     int userns = -1, rc = -1;
 
     memset(plan, 0, sizeof(*plan));
     plan->vchan_fd = plan->agent_fd = -1;
+    plan->usbdev_fd = -1;
     plan->usb_owner = ns_usb_qube(r->name);
     snprintf(nsp, sizeof(nsp), "/proc/%d/ns/user", (int)pid);
     if ((userns = open(nsp, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -298,6 +299,11 @@ static int build_plan(const struct ns_spawn_req *r, pid_t pid,
         (plan->vchan_fd = fdset_add(fs, ns_detached_mount(
              r->vchan_dir, -1, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |
              MOUNT_ATTR_NOSUID, err, errlen))) < 0)
+        goto out;
+    if (!plan->usb_owner && ns_usb_node_dir(r->name, nodes, sizeof(nodes)) == 0 &&
+        (plan->usbdev_fd = fdset_add(fs, ns_detached_mount(
+             nodes, -1, MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NOSUID, err,
+             errlen))) < 0)
         goto out;
     if (r->agent_path &&
         (plan->agent_fd = fdset_add(fs, ns_detached_mount(

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <sys/stat.h>
 
 bool ns_usb_qube(const char *name)
 {
@@ -104,10 +106,179 @@ static int grant_vhci(const char *sysfs, uid_t uid, char *err, size_t errlen)
     return 0;
 }
 
-int ns_usb_grant(const char *sysfs, const char *op, const char *busid,
-                 unsigned qid, bool usb_qube, char *err, size_t errlen)
+/* ---- block nodes ---------------------------------------------------- */
+
+/* mknod is impossible in a user namespace and the qube's /dev is its own
+ * tmpfs: a device vhci_hcd gives the target appears in the host's
+ * devtmpfs only.  Each qube has a directory on that same devtmpfs, bound at
+ * its /dev/usb at start; a node is hard-linked there (same filesystem, so
+ * no mknod), named "pPORT-NAME" so that a detach removes exactly its own
+ * links before the kernel can reuse the device number. */
+#define NODE_DIR "/dev/bulkhead-usb"
+
+static int clear_links(const char *dir, const char *prefix);
+
+int ns_usb_node_dir(const char *name, char *out, size_t len)
+{
+    struct stat st;
+
+    if (stat("/sys/devices/platform/vhci_hcd.0", &st) < 0 ||
+        !name_is_valid(name) ||
+        snprintf(out, len, NODE_DIR "/%s", name) >= (int)len)
+        return -1;
+    if ((mkdir(NODE_DIR, 0755) < 0 && errno != EEXIST) ||
+        (mkdir(out, 0755) < 0 && errno != EEXIST))
+        return -1;
+    return clear_links(out, NULL);
+}
+
+/* Removes the links in DIR (those starting with PREFIX, or all). */
+static int clear_links(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    if (!d)
+        return -1;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' &&
+            (!prefix || !strncmp(e->d_name, prefix, strlen(prefix))))
+            unlinkat(dirfd(d), e->d_name, 0);
+    closedir(d);
+    return 0;
+}
+
+/* The local bus id of vhci port PORT ("3-1"): 0; 1 while the port is in
+ * use but its device not enumerated yet ("0-0"); -1 when it is free. */
+static int vhci_busid(const char *sysfs, int port, char *out, size_t len)
+{
+    static struct vhci_port ports[VHCI_MAX_PORTS];
+    char path[PATH_MAX], buf[16384];
+    ssize_t n;
+    int fd, np;
+
+    snprintf(path, sizeof(path), "%s/devices/platform/vhci_hcd.0/status",
+             sysfs);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return -1;
+    n = read(fd, buf, sizeof(buf));
+    close(fd);
+    np = n > 0 ? vhci_parse_status(buf, (size_t)n, ports, VHCI_MAX_PORTS) : 0;
+    for (int i = 0; i < np; i++) {
+        if ((int)ports[i].port != port || ports[i].sta == VHCI_ST_NULL)
+            continue;
+        if (!usb_busid_is_valid(ports[i].local_busid))
+            return 1;
+        return snprintf(out, len, "%s", ports[i].local_busid) < (int)len
+                   ? 0 : -1;
+    }
+    return -1;
+}
+
+static bool node_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 31)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
+            return false;
+    return true;
+}
+
+/* Links /dev/NODE as DIR/pPORT-NODE, owned by ROOT (1 = linked). */
+static int link_node(const char *node, const char *dir, int port, uid_t root)
+{
+    char src[64], dst[PATH_MAX];
+    struct stat st;
+
+    if (!node_name_ok(node))
+        return 0;
+    snprintf(src, sizeof(src), "/dev/%s", node);
+    snprintf(dst, sizeof(dst), "%s/p%d-%s", dir, port, node);
+    if (lstat(src, &st) < 0 || !S_ISBLK(st.st_mode))
+        return 0;                   /* not created yet */
+    if (lstat(dst, &st) == 0)
+        return 1;
+    /* fs.protected_hardlinks: only an owner may link a device node; the
+     * node is ours for that moment, then the qube's root's. */
+    if (chown(src, geteuid(), (gid_t)-1) < 0 || link(src, dst) < 0)
+        return -1;
+    return chown(src, root, root) < 0 ? -1 : 1;
+}
+
+/* The disk of the device on vhci port PORT and its partitions: the
+ * /sys/block entries whose device path runs through that port's bus id. */
+static int grant_nodes(const char *sysfs, const char *name, int port,
+                       uid_t root, char *err, size_t errlen)
+{
+    char lb[32], want[48], path[PATH_MAX], link[PATH_MAX], dir[PATH_MAX];
+    struct dirent *e, *pe;
+    DIR *d, *sub;
+    int count = 0;
+    ssize_t n;
+
+    if ((n = vhci_busid(sysfs, port, lb, sizeof(lb))) < 0) {
+        snprintf(err, errlen, "vhci port %d is not in use", port);
+        return -1;
+    }
+    if (n > 0)
+        return 0;                       /* not enumerated yet: ask again */
+    snprintf(want, sizeof(want), "/%s/", lb);
+    snprintf(dir, sizeof(dir), NODE_DIR "/%s", name);
+    snprintf(path, sizeof(path), "%s/block", sysfs);
+    if (!(d = opendir(path)))
+        return 0;
+    while ((e = readdir(d))) {
+        snprintf(path, sizeof(path), "%s/block/%s", sysfs, e->d_name);
+        if (!node_name_ok(e->d_name) ||
+            (n = readlink(path, link, sizeof(link) - 1)) <= 0)
+            continue;
+        link[n] = '\0';
+        if (!strstr(link, "/vhci_hcd.0/usb") || !strstr(link, want))
+            continue;
+        if (link_node(e->d_name, dir, port, root) > 0)
+            count++;
+        if (!(sub = opendir(path)))
+            continue;
+        while ((pe = readdir(sub)))     /* partitions: sda1 in sda/ */
+            if (!strncmp(pe->d_name, e->d_name, strlen(e->d_name)) &&
+                link_node(pe->d_name, dir, port, root) > 0)
+                count++;
+        closedir(sub);
+    }
+    closedir(d);
+    return count;
+}
+
+int ns_usb_grant(const char *sysfs, const char *op, const char *arg,
+                 const char *name, unsigned qid, bool usb_qube, char *err,
+                 size_t errlen)
 {
     uid_t root = ns_id_base(qid);
+    const char *busid = arg;
+    char dir[PATH_MAX], prefix[16];
+    long port = -1;
+    char *end = NULL;
+
+    if (arg && *arg) {
+        port = strtol(arg, &end, 10);
+        if (*end || port < 0 || port > 255)
+            port = -1;
+    }
+    if (!strcmp(op, "nodes") || !strcmp(op, "nodes-done")) {
+        if (usb_qube || port < 0 || !name_is_valid(name)) {
+            snprintf(err, errlen, "bad node grant");
+            return -1;
+        }
+        if (!strcmp(op, "nodes"))
+            return grant_nodes(sysfs, name, (int)port, root, err, errlen);
+        snprintf(dir, sizeof(dir), NODE_DIR "/%s", name);
+        snprintf(prefix, sizeof(prefix), "p%ld-", port);
+        clear_links(dir, prefix);
+        return 0;
+    }
 
     if (!strcmp(op, "export")) {
         if (!usb_qube) {

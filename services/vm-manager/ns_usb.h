@@ -23,11 +23,21 @@
 /* True when NAME is one of bulkhead.conf's usb_qubes (default sys-usb). */
 bool ns_usb_qube(const char *name);
 
-/* One grant to the qube with id QID (see proto/usb.proto UsbGrant):
+/* Spawner side, at the start of a qube that is not a USB qube: empties
+ * (creates) its block-node directory /dev/bulkhead-usb/NAME, which
+ * ns_mounts binds at the qube's /dev/usb.  Returns -1 (nothing to bind)
+ * when this kernel has no vhci_hcd. */
+int ns_usb_node_dir(const char *name, char *out, size_t len);
+
+/* One grant to the qube NAME with id QID (see proto/usb.proto UsbGrant):
  * "export" (USB_QUBE must be true; BUSID validated here), "import",
- * "import-done".  SYSFS is "/sys" outside tests.  Returns 0, or -1 with
- * one line in ERR. */
-int ns_usb_grant(const char *sysfs, const char *op, const char *busid,
-                 unsigned qid, bool usb_qube, char *err, size_t errlen);
+ * "import-done", "nodes" / "nodes-done" (ARG = the vhci port: the block
+ * nodes of the device there, hard-linked into NAME's node directory and
+ * handed to its root / unlinked).  SYSFS is "/sys" outside tests.
+ * Returns 0 or, for "nodes", the number of nodes now linked; -1 with one
+ * line in ERR. */
+int ns_usb_grant(const char *sysfs, const char *op, const char *arg,
+                 const char *name, unsigned qid, bool usb_qube, char *err,
+                 size_t errlen);
 
 #endif

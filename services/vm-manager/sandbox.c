@@ -17,6 +17,8 @@ static const char *const vm_syscalls[] = {
     "faccessat2", "stat", "lstat", "statx", "getdents64",
     /* The qube's vchan directory is handed to its id range (chown). */
     "chown", "fchown", "fchownat",
+    /* USB block nodes hard-linked into a qube's /dev/usb (ns_usb.c) */
+    "link", "linkat", "readlink", "readlinkat",
     /* Qube control: signals through pidfds (pidfd_open when re-adopting
      * after a restart), the cgroup freezer and limits (plain writes),
      * removal of a stopped qube's cgroups and stage directory (rmdir),

@@ -4,6 +4,7 @@
 #include "api.h"
 #include "ns_usb.h"
 
+#include <stdio.h>
 #include <string.h>
 
 bool vm_usb_grant(struct vm *vm, const bus_msg *m)
@@ -12,7 +13,7 @@ bool vm_usb_grant(struct vm *vm, const bus_msg *m)
     bus_msg r = BULKHEAD__ENVELOPE__INIT;
     Bulkhead__UsbResult res = BULKHEAD__USB_RESULT__INIT;
     struct qube *q;
-    char err[400];
+    char err[400], text[32];
 
     if (strcmp(m->src, "usb-proxy")) {
         bus_reply_error(vm->bus, m, BULKHEAD__ERROR__CODE__DENIED,
@@ -26,13 +27,17 @@ bool vm_usb_grant(struct vm *vm, const bus_msg *m)
                         "%.40s is not running", g->qube ? g->qube : "");
         return false;
     }
-    res.text = "granted";
-    if (q->rt->ops != backend_get("ns"))
-        res.text = "not needed";        /* its own kernel */
-    else if (ns_usb_grant("/sys", g->op ? g->op : "", g->busid, q->qid,
-                          ns_usb_qube(q->name), err, sizeof(err)) < 0) {
-        bus_reply_error(vm->bus, m, BULKHEAD__ERROR__CODE__FAILED, "%s", err);
-        return false;
+    res.text = text;
+    snprintf(text, sizeof(text), "not needed");  /* its own kernel */
+    if (q->rt->ops == backend_get("ns")) {
+        int n = ns_usb_grant("/sys", g->op ? g->op : "", g->busid, q->name,
+                             q->qid, ns_usb_qube(q->name), err, sizeof(err));
+        if (n < 0) {
+            bus_reply_error(vm->bus, m, BULKHEAD__ERROR__CODE__FAILED, "%s",
+                            err);
+            return false;
+        }
+        snprintf(text, sizeof(text), "granted %d", n);
     }
     r.body_case = BULKHEAD__ENVELOPE__BODY_USB_RESULT;
     r.usb_result = &res;

@@ -79,8 +79,13 @@ check "bulkhead usb attach work $STOR" [ $rc = 0 ]; [ $rc = 0 ] || echo "  $out"
 check "a disk on vhci_hcd appears in work's /sys/block" waitfor 40 work_has_disk
 SD=$(work_disk)
 echo "  attached in $(since $T1) s: /dev/$SD"
-check "its content matches disk.img (read through the vchan path)" \
-  [ "$(dd if=/dev/$SD bs=1M count=$SIZE_MB 2>/dev/null | md5sum | cut -d' ' -f1)" = "$EXP" ]
+NODE=$(inq work "ls /dev/usb" | grep "^p[0-9]*-$SD\$")
+check "its block node is in work's /dev/usb ($NODE), owned by work's root" \
+  inq work "[ -b /dev/usb/$NODE ] && [ \"\$(stat -c %u /dev/usb/$NODE)\" = 0 ]"
+check "read inside work, its content matches disk.img (through the vchan path)" \
+  [ "$(inq work "dd if=/dev/usb/$NODE bs=1M count=$SIZE_MB 2>/dev/null | md5sum" | cut -d' ' -f1)" = "$EXP" ]
+check "sys-usb has no /dev/usb (its devices are its own)" inq sys-usb '[ ! -e /dev/usb ]'
+
 check "in sys-usb the device is bound to usbip-host" [ "$(drv_of $SB)" = usbip-host ]
 out=$(bh usb list 2>&1)
 check "usb list shows it attached to work" has "$out" "^$STOR .* work "
@@ -96,6 +101,7 @@ echo "== detach"
 check "bulkhead usb detach work $STOR" bh usb detach work $STOR
 check "the storage is back on its driver in sys-usb, match_busid clear, vhci port free" released $SB
 check "usb list: no longer attached" sh -c "! bulkhead --root $R usb list | grep -q '^$STOR .* work '"
+check "work's /dev/usb is empty again" inq work '[ -z "$(ls /dev/usb)" ]'
 
 echo "== the keyboard: refused by default, allowed by a rule naming it"
 err=$(bh usb attach work $KBD 2>&1); rc=$?
@@ -132,5 +138,5 @@ if bh usb attach work $STOR >/dev/null 2>&1 && waitfor 40 work_has_disk; then
 else fail "attach for the unplug"; fi
 bh shutdown --wait work >/dev/null 2>&1
 bh shutdown --wait sys-usb >/dev/null 2>&1
-grep -q "usb-proxy" $R/launcher.log && grep "usb-proxy\|vm-manager" $R/launcher.log | grep -i "warn\|error" | tail -5 | sed 's/^/  log: /'
+grep "usb-proxy\|vm-manager" $R/launcher.log | grep -i "warn\|error\|denied\|seccomp" | grep -v "is a keyboard" | tail -8 | sed 's/^/  log: /'
 echo "  system part done in $(since $T0) s"
