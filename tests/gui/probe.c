@@ -242,7 +242,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: gui-probe list|find S|count S|prop ID NAME|"
             "pixel X Y|shot F|click X Y|type T|configure ID X Y W H|"
-            "close ID|synthetic-key ID K\n");
+            "close ID|synthetic-key ID K|focus\n");
     return 2;
 }
 
@@ -312,6 +312,16 @@ int main(int argc, char **argv)
             printf("%u %u\n", v[5], v[6]);
         else
             printf("none\n");
+        free(r);
+        return 0;
+    }
+    if (!strcmp(cmd, "focus")) {    /* the window with the X input focus */
+        xcb_get_input_focus_reply_t *r = xcb_get_input_focus_reply(c,
+            xcb_get_input_focus(c), NULL);
+
+        if (!r)
+            return 1;
+        printf("0x%x\n", r->focus);
         free(r);
         return 0;
     }

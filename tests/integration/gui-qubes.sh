@@ -112,8 +112,11 @@ v=$(px $((X + 50)) $((Y + H - 2)))
 check "bottom frame pixel is blue ($v)" [ "$v" = 3465a4 ]
 check "WM_NAME is '[work] term'" [ "$(d0 "$P" prop "$WIN" WM_NAME)" = "[work] term" ]
 sleep 1
-d0 "$P" click $((X + 40)) $((Y + 40))
-sleep 0.5   # the daemon sets the X focus when it reads the click
+# focus WIN X Y: click, then wait until gui-daemon has given WIN the X
+# focus (keys sent before that would go to the previously focused qube).
+focus_is() { [ "$(d0 "$P" focus)" = "$1" ]; }
+focus() { d0 "$P" click "$2" "$3"; wait_for 5 focus_is "$1"; }
+focus "$WIN" $((X + 40)) $((Y + 40))
 d0 "$P" type "echo hi > ~/typed
 "
 check "'echo hi > ~/typed' typed into the host window ran in work" \
@@ -182,23 +185,22 @@ check "an xterm of personal beside them" wait_for 15 d0 "$P" find "[personal] no
 sleep 1
 d0 "$P" shot "$ROOT/screen.ppm"
 clipfile() { bh run "$1" -- cat /tmp/.bulkhead-clipboard-1000 2>/dev/null; }
-focus() { d0 "$P" click "$1" "$2"; sleep 0.5; }
-focus $((XA + 40)) $((YA + 40))
+focus "$WA" $((XA + 40)) $((YA + 40))
 d0 "$P" ctrl-shift c
 check "Ctrl-Shift-C in work: clipboard-broker holds work's text" \
     wait_secs 5 held_from work
-focus $((XB + 40)) $((YB + 40))
+focus "$WB" $((XB + 40)) $((YB + 40))
 d0 "$P" ctrl-shift v
 check "Ctrl-Shift-V in personal (policy allow): the text arrives" \
     wait_secs 5 clip_is personal "secret from work"
 check "policyd allowed work -> personal" grep -q "ClipboardPaste+ from work to personal: allow" "$LOG"
 check "...and becomes personal's X CLIPBOARD" \
     wait_secs 5 xclip_is personal "secret from work"
-focus $((XU + 40)) $((YU + 40))
+focus "$WU" $((XU + 40)) $((YU + 40))
 d0 "$P" ctrl-shift c
 check "Ctrl-Shift-C in untrusted: the broker holds its text" \
     wait_secs 5 held_from untrusted
-focus $((XA + 40)) $((YA + 40))
+focus "$WA" $((XA + 40)) $((YA + 40))
 d0 "$P" ctrl-shift v
 check "Ctrl-Shift-V in work: policyd denies untrusted -> work" \
     wait_for 5 grep -q "ClipboardPaste+ from untrusted to work: deny" "$LOG"
