@@ -39,7 +39,10 @@ extern const struct sandbox_policy usb_sandbox_policy;
 
 #define TOOL "/run/bulkhead/bin/bulkhead-usb"
 #define OUT_MAX (USB_MAX_DEVICES * (USB_LINE_MAX + 1))
-#define REFRESH_MS 10000
+/* sysfs polling, by listing: uevents (netlink) are not delivered to a
+ * network namespace owned by a qube's user namespace, so sys-usb cannot
+ * watch them on the ns backend; a listing is one exec in sys-usb. */
+#define REFRESH_MS 3000
 #define VPORT_BASE 20000
 
 static volatile sig_atomic_t stopping;

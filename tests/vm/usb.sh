@@ -143,6 +143,7 @@ timeout 240 qemu-system-x86_64 -accel $ACCEL -smp ${USB_VM_SMP:-1} -m 768 -nogra
   -device qemu-xhci -device usb-kbd -device usb-storage,drive=d,id=stor \
   -drive if=none,id=d,file=$W/disk.img,format=raw,readonly=on \
   -drive if=none,id=d2,file=$W/disk.img,format=raw,readonly=on \
+  -drive if=none,id=d3,file=$W/disk.img,format=raw,readonly=on \
   -monitor pipe:$W/mon > $W/console.log 2>&1 &
 QPID=$!
 exec 9> $W/mon.in

@@ -136,6 +136,23 @@ if bh usb attach work $STOR >/dev/null 2>&1 && waitfor 40 work_has_disk; then
   check "usb list: the storage is gone, the keyboard still there" sh -c "! echo '$out' | grep -q 46f4:0001 && echo '$out' | grep -q 0627:0001"
   echo "  match_busid after unplug: [$(cat $HOSTDRV/match_busid | tr '\n' ' ')]"
 else fail "attach for the unplug"; fi
+echo "== a persistent assignment reacts to a plug (no CLI command)"
+check "bulkhead usb assign work sys-usb:46f4:0001" bh usb assign work sys-usb:46f4:0001
+bh events > /tmp/events2.log 2>&1 &
+EVPID=$!
+T2=$(t)
+echo "MONITOR device_add usb-storage,drive=d3,id=stor3"
+check "the plugged disk is attached to work by itself, its node in work's /dev/usb" \
+  waitfor 60 sh -c 'ls /dev/bulkhead-usb/work 2>/dev/null | grep -q "^p[0-9]*-sd[a-z]*$"'
+echo "  plug to node in work: $(since $T2) s"
+NODE=$(ls /dev/bulkhead-usb/work | grep '^p[0-9]*-sd[a-z]*$' | head -1)
+check "read inside work, its content matches disk.img" \
+  [ "$(inq work "dd if=/dev/usb/$NODE bs=1M count=$SIZE_MB 2>/dev/null | md5sum" | cut -d' ' -f1)" = "$EXP" ]
+kill $EVPID 2>/dev/null
+check "bulkhead events: usb-proxy's device-added, then attached (assignment)" \
+  sh -c "grep -q 'event=device-added' /tmp/events2.log && grep -q 'event=attached.*detail=assignment' /tmp/events2.log"
+bh usb unassign work sys-usb:46f4:0001 >/dev/null 2>&1
+check "detach after the assignment is gone" bh usb detach work
 bh shutdown --wait work >/dev/null 2>&1
 bh shutdown --wait sys-usb >/dev/null 2>&1
 grep "usb-proxy\|vm-manager" $R/launcher.log | grep -i "warn\|error\|denied\|seccomp" | grep -v "is a keyboard" | tail -8 | sed 's/^/  log: /'
