@@ -234,6 +234,24 @@ check "a click on Allow after the delay approves: the call ran in personal" \
     grep -q "asked-ok from work" "$ROOT/call.out"
 wait $PP
 check "the prompt agent says allowed" grep -q "allowed" "$ROOT/prompt.out"
+# Closing the dialog denies: the call is refused.
+bh prompt --gui --once --display ":$D0" >"$ROOT/prompt2.out" 2>&1 &
+PP=$!
+track_pid $PP
+sleep 0.5
+bh run work -- bulkhead-call personal test.Ask </dev/null >"$ROOT/call2.out" 2>&1 &
+CALL=$!
+track_pid $CALL
+wait_for 5 has_host "bulkhead: ask"
+sleep 1.1
+read -r AW AX AY AWW AH <<EOF2
+$(d0 "$P" find "bulkhead: ask")
+EOF2
+d0 "$P" close "$AW"
+wait $CALL
+check_fails "closing the dialog denies: the call did not run" grep -q "asked-ok" "$ROOT/call2.out"
+check "...rpc-router says the user denied it" grep -q "ask_answer.*deny\|denied by the user" "$ROOT/call2.out" "$LOG"
+wait $PP
 
 # ---- gui-daemon restarts: it lists the running qubes again, agents re-send ---
 bh service restart gui-daemon >/dev/null
