@@ -178,16 +178,19 @@ if [ $MODE = bench ]; then
   exec 1>&3
   # BENCH LABEL MB T0 T1 -> median MiB/s per label
   med() { grep -a "^BENCH $1 " $W/c.log | awk '{ printf "%.3f\n", $3 / ($5 - $4) }' | sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print 0 }'; }
-  V=$(med vchan); D=$(med direct)
+  V=$(med vchan); D=$(med direct); B=$(med bulkhead)
   RATIO=$(awk -v v=$V -v d=$D 'BEGIN { if (d > 0) printf "%.3f", v / d; else print 0 }')
+  RATIOB=$(awk -v v=$B -v d=$D 'BEGIN { if (d > 0) printf "%.3f", v / d; else print 0 }')
   if [ $JSON = 1 ]; then
-    printf '{"vchan_mb_per_s": %s, "direct_mb_per_s": %s, "ratio_vchan_over_direct": %s, "disk_mb": %s, "runs": %s, "accel": "%s"}\n' "$V" "$D" "$RATIO" "$SIZE_MB" "$RUNS" "$ACCEL"
+    printf '{"vchan_mb_per_s": %s, "direct_mb_per_s": %s, "ratio_vchan_over_direct": %s, "bulkhead_mb_per_s": %s, "ratio_bulkhead_over_direct": %s, "disk_mb": %s, "runs": %s, "accel": "%s"}\n' "$V" "$D" "$RATIO" "$B" "$RATIOB" "$SIZE_MB" "$RUNS" "$ACCEL"
   else
     echo "read throughput of the attached usb-storage (QEMU $ACCEL emulation, ${SIZE_MB} MiB O_DIRECT, median of $RUNS)"
     printf '%-40s %10s\n' path "MiB/s"
     printf '%-40s %10s\n' "vchan (pump - vchan - pump)" "$V"
     printf '%-40s %10s\n' "direct socketpair (kernel path alone)" "$D"
     printf '%-40s %10s\n' "ratio vchan/direct" "$RATIO"
+    printf '%-40s %10s\n' "bulkhead usb attach, read in work" "$B"
+    printf '%-40s %10s\n' "ratio bulkhead/direct" "$RATIOB"
   fi
 fi
 if [ $MODE = test ]; then echo "$P passed, $F failed"; else echo "$P passed, $F failed" >&2; fi

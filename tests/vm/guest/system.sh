@@ -85,6 +85,14 @@ check "its block node is in work's /dev/usb ($NODE), owned by work's root" \
 check "read inside work, its content matches disk.img (through the vchan path)" \
   [ "$(inq work "dd if=/dev/usb/$NODE bs=1M count=$SIZE_MB 2>/dev/null | md5sum" | cut -d' ' -f1)" = "$EXP" ]
 check "sys-usb has no /dev/usb (its devices are its own)" inq sys-usb '[ ! -e /dev/usb ]'
+if [ "$(cat /bench.runs)" -gt 1 ] && [ -n "$NODE" ]; then   # tests/vm/usb.sh --bench
+  for r in $(seq $(cat /bench.runs)); do
+    inq work "t0=\$(cut -d' ' -f1 /proc/uptime)
+      dd if=/dev/usb/$NODE of=/dev/null bs=1M count=$SIZE_MB iflag=direct 2>/dev/null ||
+        dd if=/dev/usb/$NODE of=/dev/null bs=1M count=$SIZE_MB 2>/dev/null
+      echo BENCH bulkhead $SIZE_MB \$t0 \$(cut -d' ' -f1 /proc/uptime)"
+  done
+fi
 
 check "in sys-usb the device is bound to usbip-host" [ "$(drv_of $SB)" = usbip-host ]
 out=$(bh usb list 2>&1)
