@@ -91,6 +91,21 @@ Test(svcconf, user_alias)
     refused("exec = x\nuser = nobody\n", "expected auto, root or a number");
 }
 
+/* Supplementary groups (the Xen device group for rpc-router). */
+Test(svcconf, groups)
+{
+    cr_assert_eq(svcconf_parse(&c, "x", "exec = x\n", err, sizeof(err)), 0);
+    cr_assert_eq(c.ngroups, 0, "none by default");
+    cr_assert_eq(svcconf_parse(&c, "x", "exec = x\ngroups = 99990, 7\n", err,
+                               sizeof(err)), 0, "%s", err);
+    cr_assert_eq(c.ngroups, 2);
+    cr_assert_eq(c.groups[0], 99990);
+    cr_assert_eq(c.groups[1], 7);
+    refused("exec = x\ngroups = 0\n", "not a group number");
+    refused("exec = x\ngroups = xen\n", "not a group number");
+    refused("exec = x\ngroups = 1 2 3 4 5\n", "at most");
+}
+
 Test(svcconf, namespaces_none)
 {
     cr_assert_eq(svcconf_parse(&c, "x", "exec = x\nnamespaces = none\n", err,
