@@ -4,11 +4,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -166,24 +168,56 @@ static int run_child(char *const argv[], char *err, size_t errlen)
     while (len > 0 && buf[len - 1] == '\n')
         buf[--len] = 0;
     char *nl = strrchr(buf, '\n');
-    snprintf(err, errlen, "mke2fs failed: %s", nl ? nl + 1 : buf);
+    if (WIFSIGNALED(status))
+        snprintf(err, errlen, "mke2fs killed by signal %d%s", WTERMSIG(status),
+                 WTERMSIG(status) == SIGSYS ? " (a syscall outside "
+                 "storage-manager's seccomp filter)" : "");
+    else
+        snprintf(err, errlen, "mke2fs failed (exit %d): %s",
+                 WEXITSTATUS(status), nl ? nl + 1 : buf);
     return -1;
+}
+
+/* A random (version 4) UUID in text form, from getrandom(): mke2fs is
+ * given its filesystem UUID and hash seed, so that it never falls back
+ * to libuuid's time-based path (clock file, flock, uuidd) when the
+ * kernel's random pool is not ready yet (a young dom0 without RDRAND
+ * under emulation: the child then died of a syscall outside the
+ * service's filter). */
+static int make_uuid(char *out, size_t len)
+{
+    unsigned char b[16];
+
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+        return -1;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+             b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+    return 0;
 }
 
 int fimg_mkfs(const char *img, const struct fimg_spec *s, char *err,
               size_t errlen)
 {
-    char size[32], inodes[32];
+    char size[32], inodes[32], uuid[40], ext[160];
     /* nodiscard: punching the whole file is pointless for a new sparse
      * file; lazy init: the inode tables and journal are zeroed by the
      * kernel at first mount (or never), so the image stays sparse and
      * mke2fs takes a fraction of a second for any size. */
     char *argv[24] = {(char *)mke2fs_path(), "-q", "-F", "-t", "ext4",
-                      "-m", "0", "-E",
-                      "nodiscard,lazy_itable_init=1,lazy_journal_init=1",
+                      "-m", "0", "-E", ext, "-U", uuid,
                       "-L", (char *)(s->label ? s->label : "bulkhead")};
-    size_t n = 11;
+    size_t n = 13;
+    char seed[40];
     int fd;
+
+    if (make_uuid(uuid, sizeof(uuid)) < 0 || make_uuid(seed, sizeof(seed)) < 0)
+        return failed(err, errlen, "getrandom for", img);
+    snprintf(ext, sizeof(ext), "nodiscard,lazy_itable_init=1,"
+             "lazy_journal_init=1,hash_seed=%s", seed);
 
     if (!s->journal) {
         argv[n++] = "-O";
