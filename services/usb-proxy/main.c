@@ -386,11 +386,15 @@ static void give_nodes(struct bus *b, const struct usb_attachment *a)
     g.busid = port;
     req.body_case = BULKHEAD__ENVELOPE__BODY_USB_GRANT;
     req.usb_grant = &g;
-    for (int waited = 0; waited < NODES_WAIT_MS && n == 0; waited += 500) {
+    /* Until some node is there, then once more a second later: a
+     * keyboard's hidraw comes before its input event node. */
+    for (int waited = 0, last = -1; waited < NODES_WAIT_MS && n != last;
+         waited += 500) {
+        last = n > 0 ? n : -1;
         if (bus_call(b, "vm-manager", &req, &reply, 5000) < 0)
             return;
         if (reply->body_case == BULKHEAD__ENVELOPE__BODY_ERROR)
-            log_warnx("block nodes of %s:%s for %s: %s", a->backend,
+            log_warnx("device nodes of %s:%s for %s: %s", a->backend,
                       a->busid, a->target, reply->error->message);
         if (reply->body_case != BULKHEAD__ENVELOPE__BODY_USB_RESULT ||
             sscanf(reply->usb_result->text, "granted %d", &n) != 1) {
@@ -399,12 +403,22 @@ static void give_nodes(struct bus *b, const struct usb_attachment *a)
         }
         bus_free(reply);
         reply = NULL;
-        if (n == 0)
-            usleep(500 * 1000);
+        if (n != last)
+            usleep(n ? 1000 * 1000 : 500 * 1000);
     }
     if (n)
-        log_info("%d block node(s) of %s:%s in %s's /dev/usb", n, a->backend,
+        log_info("%d device node(s) of %s:%s in %s's /dev/usb", n, a->backend,
                  a->busid, a->target);
+}
+
+/* Devices whose nodes give_nodes() waits for: mass storage (class 8)
+ * and HID (class 3) interfaces; others would only make it wait. */
+static bool has_nodes(const struct usb_dev *d)
+{
+    for (unsigned i = 0; i < d->n_ifaces; i++)
+        if (d->ifaces[i].cls == 8 || d->ifaces[i].cls == 3)
+            return true;
+    return false;
 }
 
 static void drop_nodes(struct bus *b, const struct usb_attachment *a)
@@ -495,7 +509,7 @@ static int do_attach(struct bus *b, struct usb_backend *be,
     a->port = 0;
     sscanf(o.out, "ATTACHED %d", &a->port);
     usbstate_save(&st);
-    if (!usb_input_kind(d))
+    if (has_nodes(d))
         give_nodes(b, a);
     return 0;
 failed:

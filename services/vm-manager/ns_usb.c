@@ -187,17 +187,18 @@ static bool node_name_ok(const char *s)
     return true;
 }
 
-/* Links /dev/NODE as DIR/pPORT-NODE, owned by ROOT (1 = linked). */
-static int link_node(const char *node, const char *dir, int port, uid_t root)
+/* Links DEVDIR/NODE as DIR/pPORT-NODE, owned by ROOT (1 = linked). */
+static int link_node(const char *devdir, const char *node, const char *dir,
+                     int port, uid_t root)
 {
-    char src[64], dst[PATH_MAX];
+    char src[96], dst[PATH_MAX];
     struct stat st;
 
     if (!node_name_ok(node))
         return 0;
-    snprintf(src, sizeof(src), "/dev/%s", node);
+    snprintf(src, sizeof(src), "%s/%s", devdir, node);
     snprintf(dst, sizeof(dst), "%s/p%d-%s", dir, port, node);
-    if (lstat(src, &st) < 0 || !S_ISBLK(st.st_mode))
+    if (lstat(src, &st) < 0 || !(S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode)))
         return 0;                   /* not created yet */
     if (lstat(dst, &st) == 0)
         return 1;
@@ -208,16 +209,63 @@ static int link_node(const char *node, const char *dir, int port, uid_t root)
     return chown(src, root, root) < 0 ? -1 : 1;
 }
 
-/* The disk of the device on vhci port PORT and its partitions: the
- * /sys/block entries whose device path runs through that port's bus id. */
-static int grant_nodes(const char *sysfs, const char *name, int port,
-                       uid_t root, char *err, size_t errlen)
+/* Where to look for a device's nodes: sysfs class directories whose
+ * entries are links into the device tree, and where their nodes are. */
+struct node_class {
+    const char *sysdir, *devdir, *prefix;
+    bool partitions;                /* block: sda1 lives in sda/ */
+};
+
+static const struct node_class node_classes[] = {
+    {"block", "/dev", "", true},                /* disks */
+    {"class/input", "/dev/input", "event", false}, /* keyboards, mice */
+    {"class/hidraw", "/dev", "hidraw", false},
+};
+
+/* Links the nodes of class C whose device path runs through WANT
+ * ("/3-1/", the device on the vhci port). */
+static int link_class(const char *sysfs, const struct node_class *c,
+                      const char *want, const char *dir, int port, uid_t root)
 {
-    char lb[32], want[48], path[PATH_MAX], link[PATH_MAX], dir[PATH_MAX];
+    char path[PATH_MAX], link[PATH_MAX];
     struct dirent *e, *pe;
     DIR *d, *sub;
     int count = 0;
     ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/%s", sysfs, c->sysdir);
+    if (!(d = opendir(path)))
+        return 0;
+    while ((e = readdir(d))) {
+        snprintf(path, sizeof(path), "%s/%s/%s", sysfs, c->sysdir, e->d_name);
+        if (!node_name_ok(e->d_name) ||
+            strncmp(e->d_name, c->prefix, strlen(c->prefix)) ||
+            (n = readlink(path, link, sizeof(link) - 1)) <= 0)
+            continue;
+        link[n] = '\0';
+        if (!strstr(link, "/vhci_hcd.0/usb") || !strstr(link, want))
+            continue;
+        if (link_node(c->devdir, e->d_name, dir, port, root) > 0)
+            count++;
+        if (!c->partitions || !(sub = opendir(path)))
+            continue;
+        while ((pe = readdir(sub)))
+            if (!strncmp(pe->d_name, e->d_name, strlen(e->d_name)) &&
+                link_node(c->devdir, pe->d_name, dir, port, root) > 0)
+                count++;
+        closedir(sub);
+    }
+    closedir(d);
+    return count;
+}
+
+/* The nodes of the device on vhci port PORT: its disk and partitions, its
+ * input event and hidraw devices. */
+static int grant_nodes(const char *sysfs, const char *name, int port,
+                       uid_t root, char *err, size_t errlen)
+{
+    char lb[32], want[48], dir[PATH_MAX];
+    int n, count = 0;
 
     if ((n = vhci_busid(sysfs, port, lb, sizeof(lb))) < 0) {
         snprintf(err, errlen, "vhci port %d is not in use", port);
@@ -227,28 +275,8 @@ static int grant_nodes(const char *sysfs, const char *name, int port,
         return 0;                       /* not enumerated yet: ask again */
     snprintf(want, sizeof(want), "/%s/", lb);
     snprintf(dir, sizeof(dir), NODE_DIR "/%s", name);
-    snprintf(path, sizeof(path), "%s/block", sysfs);
-    if (!(d = opendir(path)))
-        return 0;
-    while ((e = readdir(d))) {
-        snprintf(path, sizeof(path), "%s/block/%s", sysfs, e->d_name);
-        if (!node_name_ok(e->d_name) ||
-            (n = readlink(path, link, sizeof(link) - 1)) <= 0)
-            continue;
-        link[n] = '\0';
-        if (!strstr(link, "/vhci_hcd.0/usb") || !strstr(link, want))
-            continue;
-        if (link_node(e->d_name, dir, port, root) > 0)
-            count++;
-        if (!(sub = opendir(path)))
-            continue;
-        while ((pe = readdir(sub)))     /* partitions: sda1 in sda/ */
-            if (!strncmp(pe->d_name, e->d_name, strlen(e->d_name)) &&
-                link_node(pe->d_name, dir, port, root) > 0)
-                count++;
-        closedir(sub);
-    }
-    closedir(d);
+    for (size_t i = 0; i < sizeof(node_classes) / sizeof(node_classes[0]); i++)
+        count += link_class(sysfs, &node_classes[i], want, dir, port, root);
     return count;
 }
 

@@ -82,7 +82,7 @@ for f in $R/bh/root/etc/bulkhead/services.d/*.conf; do
 done
 MODS="usb-common usbcore xhci-hcd xhci-pci scsi_common scsi_mod crc64 crc64_rocksoft_generic
 crc64-rocksoft crct10dif_common crct10dif_generic crc-t10dif t10-pi sd_mod usb-storage hid
-hid-generic usbhid usbip-core usbip-host vhci-hcd overlay loop crc16 mbcache jbd2 crc32c_generic ext4"
+hid-generic usbhid evdev usbip-core usbip-host vhci-hcd overlay loop crc16 mbcache jbd2 crc32c_generic ext4"
 for m in $MODS; do
   f=$(find kpkg/lib/modules/$KV/kernel -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" | head -1)
   [ -n "$f" ] || { echo "module $m not found in $KPKG"; echo "0 passed, 1 failed"; exit 1; }

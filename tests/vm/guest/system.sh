@@ -122,8 +122,13 @@ out=$(bh usb attach work $KBD 2>&1); rc=$?
 check "with 'qubes.USB +$KB work sys-usb allow' the keyboard attaches" [ $rc = 0 ]; [ $rc = 0 ] || echo "  $out"
 kbd_on_vhci() { for d in /sys/bus/usb/devices/*:1.0; do case "$(readlink -f $d)" in *vhci_hcd*) [ "$(basename "$(readlink $d/driver)")" = usbhid ] && return 0;; esac; done; return 1; }
 check "usbhid binds it on vhci_hcd" waitfor 30 kbd_on_vhci
+check "its input nodes (event, hidraw) are in work's /dev/usb" \
+  waitfor 20 sh -c 'ls /dev/bulkhead-usb/work | grep -q "^p[0-9]*-event[0-9]*$" &&
+    ls /dev/bulkhead-usb/work | grep -q "^p[0-9]*-hidraw[0-9]*$"'
+echo "  work's /dev/usb: $(ls /dev/bulkhead-usb/work | tr '\n' ' ')"
 bh usb detach work $KBD >/dev/null 2>&1
-check "keyboard back on its driver after detach" released $KB
+kbd_released() { released $KB && [ -z "$(ls /dev/bulkhead-usb/work)" ]; }
+check "keyboard back on its driver after detach, its nodes gone from work" kbd_released
 rm -f $R/etc/bulkhead/policy.d/30-usb.policy
 
 echo "== killing work's pump releases everything"
