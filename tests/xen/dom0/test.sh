@@ -43,6 +43,15 @@ dump() {
     for f in /var/log/xen/console/guest-*.log; do [ -e "$f" ] && { echo "----- $f"; tail -15 "$f"; }; done
 }
 
+# BULKHEAD_XEN_DIAG=1: only a userland data-integrity probe (the same
+# compressed kernel inflated again and again must give one checksum).
+if [ -n "${DIAG:-}" ]; then
+    i=0
+    while [ $i -lt 12 ]; do gunzip -c /boot/vmlinux.gz | md5sum; i=$((i + 1)); done |
+        sort | uniq -c | sed 's/^/# diag inflate: /'
+    echo "dom0: $P passed, $F failed"
+    exit 0
+fi
 BULKHEAD_SECCOMP_LOG=${SECCOMP_LOG:-} bulkhead-launcher --root $R > $R/launcher.log 2>&1 &
 check "dom0: launcher, busd, storage-manager, rpc-router, vm-manager up" wait_for 60 up
 check "template install minimal" bh template install minimal
