@@ -393,3 +393,39 @@ Test(vchan_shm, stats_count_sleeps_and_notifies)
     vchan_close(c);
     vchan_close(s);
 }
+
+/* A port with a directory of its own ($RUN/vchan/<srv>.<port>/, made by
+ * the launcher for a dom0 service other than rpc-router: gui-daemon's
+ * 0.6000) gets its socket there; other ports stay in $RUN/vchan/<srv>/. */
+Test(vchan_shm, port_directory_of_its_own)
+{
+    char own[256], flat[256], other[256], cmd[300];
+    struct vchan *s, *c, *s2;
+    struct stat st;
+    char buf[4];
+
+    snprintf(own, sizeof(own), "%s/run/bulkhead/vchan/0.6000/0.6000.sock",
+             vt_root);
+    snprintf(flat, sizeof(flat), "%s/run/bulkhead/vchan/0/0.6000.sock",
+             vt_root);
+    snprintf(other, sizeof(other), "%s/run/bulkhead/vchan/0/0.7.sock",
+             vt_root);
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s/run/bulkhead/vchan/0.6000'",
+             vt_root);
+    cr_assert_eq(system(cmd), 0);
+    s = vchan_server_init(0, 6000, 0, 0);
+    s2 = vchan_server_init(0, 7, 0, 0);
+    cr_assert(s && s2);
+    cr_assert_eq(stat(own, &st), 0, "socket in the port's directory");
+    cr_assert_neq(stat(flat, &st), 0);
+    cr_assert_eq(stat(other, &st), 0, "other ports as before");
+    c = vchan_client_init(0, 6000);
+    cr_assert_not_null(c, "the client finds it there");
+    vchan_is_open(s);
+    cr_assert_eq(vchan_send(s, "gui!", 4), 4);
+    cr_assert_eq(vchan_recv(c, buf, 4), 4);
+    cr_assert_arr_eq(buf, "gui!", 4);
+    vchan_close(c);
+    vchan_close(s);
+    vchan_close(s2);
+}
