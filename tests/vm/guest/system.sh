@@ -138,6 +138,15 @@ if bh usb attach work $STOR >/dev/null 2>&1 && waitfor 40 work_has_disk; then
   check "usb-proxy forgets the attachment (usb list)" sh -c "! bulkhead --root $R usb list | grep -q '^$STOR .* work '"
 else fail "attach for the pump kill"; fi
 
+echo "== work shuts down while the storage is attached"
+if bh usb attach work $STOR >/dev/null 2>&1 && waitfor 40 work_has_disk; then
+  bh shutdown --wait work >/dev/null 2>&1
+  check "after work's shutdown: storage back on its driver, match_busid clear, port free" released $SB
+  check "usb-proxy forgets the attachment" waitfor 15 sh -c "! bulkhead --root $R usb list | grep -q '^$STOR .* work '"
+  check "work's node links are gone" waitfor 15 sh -c '[ -z "$(ls /dev/bulkhead-usb/work)" ]'
+  bh start work >/dev/null 2>&1
+else fail "attach for the shutdown"; fi
+
 echo "== unplug (QEMU monitor device_del) while attached"
 if bh usb attach work $STOR >/dev/null 2>&1 && waitfor 40 work_has_disk; then
   echo "MONITOR device_del $QDEV"
