@@ -3,13 +3,18 @@
 # emulation: this host's kernel has no USB).  Debian's kernel (fetched with
 # `apt-get download` into a cache outside the repo, $BULKHEAD_VM_CACHE,
 # default ~/.cache/bulkhead-vm; nothing downloaded is committed), busybox,
-# the static build/bin/bulkhead-usb; an emulated xHCI with usb-storage (a
-# random disk image whose md5 the guest checks) and usb-kbd.  The guest
-# part is tests/vm/guest/usb.sh; the QEMU monitor unplugs the storage when
-# the guest asks.  Skips cleanly (0 passed, 0 failed) without qemu or
-# without the kernel package.
+# bulkhead's dom0 binaries with their shared libraries and the static
+# in-qube tools (copied from build/bin); an emulated xHCI with usb-storage
+# (a random disk image whose md5 the guest checks) and usb-kbd.  Two guest
+# parts, in this order (USB_VM_PHASES="helpers system" by default):
+# tests/vm/guest/usb.sh drives the helper bulkhead-usb alone (data path,
+# pumps killed, unplug, the benchmark's baselines); tests/vm/guest/system.sh
+# runs bulkhead itself (launcher and services on the ns backend, sys-usb
+# and work) through its CLI.  The guest asks for QEMU monitor commands
+# (device_del/device_add) with "MONITOR ..." lines.  Skips cleanly
+# (0 passed, 0 failed) without qemu or without the kernel package.
 #
-#   tests/vm/usb.sh           the test (~1 min)
+#   tests/vm/usb.sh           the test (~1.5 min on 2 shared cores)
 #   tests/vm/usb.sh --bench   the same run, then the benchmark table
 #                             (bench/usb/run calls this; --json for JSON)
 set -u
