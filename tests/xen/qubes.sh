@@ -211,7 +211,7 @@ rc=$?
 t_end=$(date +%s)
 tr -d '\r' < "$W/console.log" > "$W/console.txt"
 grep -E '^(ok|FAIL) - ' "$W/console.txt" | sed 's/^/  [xen dom0] /'
-grep -E '^# bench ' "$W/console.txt"
+grep -E '^# (bench|stream) ' "$W/console.txt"
 n_ok=$(grep -c '^ok - ' "$W/console.txt")
 n_fail=$(grep -c '^FAIL - ' "$W/console.txt")
 P=$((P + n_ok))
