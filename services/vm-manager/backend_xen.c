@@ -120,6 +120,18 @@ void backend_xen_configure(const char *qube_run_dir)
              settings.initramfs);
 }
 
+bool backend_xen_host(void)
+{
+    char why[256];
+
+    return xen_dom0(why, sizeof(why));
+}
+
+bool backend_xen_usable(void)
+{
+    return ctx != NULL;
+}
+
 static int need_xen(char *err, size_t errlen)
 {
     if (ctx)

@@ -188,7 +188,9 @@ int main(int argc, char **argv)
     struct ns_settings ns;
     char state[PATH_MAX], err[400];
 
-    sandbox_handle_print(argc, argv, &vm_sandbox_policy);
+    if (argc > 1 && !strcmp(argv[1], "--print-seccomp"))
+        sandbox_handle_print(argc, argv,
+                             vm_sandbox_policy_for(backend_xen_host()));
     if (argc > 1 && !strcmp(argv[1], "--print-qube-seccomp")) {
         qube_filter_print(stdout); /* what qubes' processes may not do */
         return 0;
@@ -214,7 +216,7 @@ int main(int argc, char **argv)
     if (!(vm.bus = bus_open("vm-manager")))
         fatal("bus_open");
     vm_adopt_all(&vm);
-    if (sandbox_enter(&vm_sandbox_policy) < 0)
+    if (sandbox_enter(vm_sandbox_policy_for(backend_xen_usable())) < 0)
         fatal("sandbox");
     bus_notify_ready();
     log_info("ready: %zu qubes, agent %s%s", vm.db.count, ns.agent,

@@ -6,6 +6,7 @@
 #include "vm_sandbox.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 static const char *const vm_syscalls[] = {
@@ -34,16 +35,42 @@ static const char *const vm_syscalls[] = {
      * a watcher thread per domain, libxl's lock files. */
     "ioctl", "clone", "clone3", "flock", "set_tid_address", "getcwd",
     "dup", "dup2", "dup3", "sysinfo", "mlock", "munlock",
-    /* libxl runs the disks' hotplug script, bulkhead-xen-block
-     * (xen_block_main.c), in a child that keeps this filter: exec, and
-     * what a small dynamic program's start-up adds (arch_prctl, the
-     * loader's mappings are in the base set). */
-    "execve", "arch_prctl", "pread64", "setsid", "getpgrp", "setpgid",
     NULL,
 };
+
+/* On a Xen dom0 only: libxl runs the disks' hotplug script,
+ * bulkhead-xen-block (xen_block_main.c), in a child that keeps this
+ * filter: exec, and what a small dynamic program's start-up adds
+ * (arch_prctl; the loader's mappings are in the base set).  Elsewhere
+ * vm-manager never executes anything, and exec stays a kill. */
+static const char *const xen_hotplug_syscalls[] = {
+    "execve", "arch_prctl", "pread64", "setsid", "getpgrp", "setpgid",
+};
+
+#define N_VM (sizeof(vm_syscalls) / sizeof(vm_syscalls[0]) - 1)
+#define N_HOTPLUG (sizeof(xen_hotplug_syscalls) / sizeof(xen_hotplug_syscalls[0]))
+static const char *vm_xen_syscalls[N_VM + N_HOTPLUG + 1];
 
 const struct sandbox_policy vm_sandbox_policy = {
     .name = "vm-manager",
     .syscalls = vm_syscalls,
     .errnos = NULL,
 };
+
+static struct sandbox_policy vm_xen_policy = {
+    .name = "vm-manager",
+    .syscalls = vm_xen_syscalls,
+    .errnos = NULL,
+};
+
+const struct sandbox_policy *vm_sandbox_policy_for(bool xen_dom0)
+{
+    if (!xen_dom0)
+        return &vm_sandbox_policy;
+    for (size_t i = 0; i < N_VM; i++)
+        vm_xen_syscalls[i] = vm_syscalls[i];
+    for (size_t i = 0; i < N_HOTPLUG; i++)
+        vm_xen_syscalls[N_VM + i] = xen_hotplug_syscalls[i];
+    vm_xen_syscalls[N_VM + N_HOTPLUG] = NULL;
+    return &vm_xen_policy;
+}
