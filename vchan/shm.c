@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -483,9 +484,30 @@ static int shm_is_open(struct vchan *v)
 {
     struct shm_chan *c = chan(v);
 
-    /* Pick up a pending connection, hello or hangup without blocking. */
-    if (!c->broken && !c->peer_gone)
-        shm_events(c, 0);
+    /* Pick up a pending connection, hello or hangup without blocking, by
+     * polling the sockets themselves (level-triggered): going through the
+     * epoll set would also swallow the edge of a ring notification that
+     * arrived since the caller's last data_ready(), and a caller that
+     * polls next (data_ready() == 0, is_open(), poll) would sleep with
+     * data in the ring: the lost wake-up found in the USB pump. */
+    if (!c->broken && !c->peer_gone) {
+        struct pollfd p[2];
+        int n = 0;
+
+        if (c->listen_fd >= 0)
+            p[n++] = (struct pollfd){.fd = c->listen_fd, .events = POLLIN};
+        if (c->sock_fd >= 0)
+            p[n++] = (struct pollfd){.fd = c->sock_fd, .events = POLLIN};
+        if (n > 0 && poll(p, (nfds_t)n, 0) > 0)
+            for (int i = 0; i < n; i++) {
+                if (!p[i].revents)
+                    continue;
+                if (p[i].fd == c->listen_fd)
+                    server_accept(c);
+                else if (p[i].fd == c->sock_fd)
+                    sock_event(c);
+            }
+    }
     return peer_state(c);
 }
 

@@ -172,6 +172,29 @@ Test(vchan_shm, poll_loop_wakes_on_peer_write)
     vchan_close(s);
 }
 
+/* data_ready() == 0, the peer writes, is_open(), then poll: is_open() must
+ * not swallow the notification (the USB pump's and the GUI loops' order). */
+Test(vchan_shm, is_open_keeps_a_pending_notification)
+{
+    struct vchan *s, *c;
+    struct pollfd pfd;
+
+    vt_pair(10, 0, 0, &s, &c);
+    vchan_set_blocking(s, 0);
+    pfd.fd = vchan_fd_for_select(s);
+    pfd.events = POLLIN;
+    while (poll(&pfd, 1, 0) == 1)
+        vchan_wait(s);
+    cr_assert_eq(vchan_data_ready(s), 0);
+    cr_assert_eq(vchan_send(c, "hi", 2), 2);
+    cr_assert_eq(vchan_is_open(s), VCHAN_CONNECTED);
+    cr_assert_eq(poll(&pfd, 1, 1000), 1, "the write's wake-up was lost");
+    vchan_wait(s);
+    cr_assert_eq(vchan_data_ready(s), 2);
+    vchan_close(c);
+    vchan_close(s);
+}
+
 /* ---- two processes ------------------------------------------------------- */
 
 static uint8_t pattern(uint64_t i)
