@@ -313,13 +313,21 @@ static int list_add(struct listing *l, const char *qube, const char *volume)
 {
     size_t i = l->n;
     struct dov_err e;
+    /* A Xen qube's private is the file driver's (handlers_file.c). */
+    bool file = handlers_file_owns(qube, volume);
 
-    if (dov_volume_info(pool, qube, volume, &l->d[i], &e) < 0)
+    if ((file ? handlers_file_volinfo(qube, volume, &l->d[i], &e)
+              : dov_volume_info(pool, qube, volume, &l->d[i], &e)) < 0)
         return -1;
     bulkhead__volume_info__init(&l->vi[i]);
     fill_info(&l->vi[i], &l->rp[i * MF_MAX_LAYERS],
               &l->rv[i * MF_MAX_LAYERS], &l->d[i], l->src[i],
               sizeof(l->src[i]));
+    if (file) {
+        l->vi[i].driver = "file";
+        l->vi[i].pool = "file";
+        snprintf(l->src[i], sizeof(l->src[i]), "image revisions");
+    }
     l->vp[i] = &l->vi[i];
     l->n++;
     return 0;

@@ -28,6 +28,10 @@ int handlers_file_revert(const char *qube, const char *volume, uint64_t rev,
                          struct dov_err *e);
 int handlers_file_set_keep(const char *qube, const char *volume,
                            unsigned keep, struct dov_err *e);
+/* QUBE:VOLUME of the file pool as a listing entry (sizes: the images'
+ * allocated blocks; a reflinked image's shared blocks count in each). */
+int handlers_file_volinfo(const char *qube, const char *volume,
+                          struct dov_volinfo *out, struct dov_err *e);
 
 /* The pool the handlers work on (set by handlers_init). */
 struct dov_pool *handlers_pool(void);

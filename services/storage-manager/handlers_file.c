@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static struct fp_pool fpool;
 static bool fpool_ok;
@@ -114,6 +115,35 @@ int handlers_file_set_keep(const char *qube, const char *volume,
                            unsigned keep, struct dov_err *e)
 {
     return fp_set_keep(&fpool, qube, volume, keep, e);
+}
+
+static uint64_t image_bytes(const char *dir, uint64_t id)
+{
+    char path[PATH_MAX + 32];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/%" PRIu64 ".img", dir, id);
+    return stat(path, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
+}
+
+int handlers_file_volinfo(const char *qube, const char *volume,
+                          struct dov_volinfo *out, struct dov_err *e)
+{
+    memset(out, 0, sizeof(*out));
+    if (fp_private(&fpool, qube, &out->m, out->path, sizeof(out->path),
+                   e) < 0)
+        return -1;
+    (void)volume;
+    snprintf(out->qube, sizeof(out->qube), "%s", qube);
+    for (size_t i = 0; i < out->m.nlayers; i++) {
+        out->revs[i].id = out->m.layers[i].id;
+        out->revs[i].created = out->m.layers[i].created;
+        out->revs[i].bytes = image_bytes(out->path, out->m.layers[i].id);
+        out->bytes += out->revs[i].bytes;
+    }
+    if (out->m.session)
+        out->session_bytes = image_bytes(out->path, out->m.session);
+    return 0;
 }
 
 void handle_template_export_image(struct bus *b, const bus_msg *m)

@@ -140,6 +140,10 @@ out=$(run work -- cat /home/user/persist 2>&1)
 check "work: private data persists across a restart (got: $out)" [ "$out" = "kept across restarts" ]
 out=$(run work -- sh -c 'test -e /etc/scratch && echo still || echo gone')
 check "work: root changes are gone after a restart (got: $out)" [ "$out" = gone ]
+vl=$(bh volume list work)
+echo "$vl" | sed 's/^/# /'
+check "volume list: work's private is the file driver's image revisions" \
+    sh -c "echo '$vl' | awk '\$1 == \"work\" && \$2 == \"private\" && \$3 == \"file\"' | grep -q 'image revisions'"
 check "kill work (libxl_domain_destroy)" bh kill work
 check "work Halted after kill, domain gone" sh -c "bulkhead --root $R ls | grep -q '^work .*Halted' && ! xl list | grep -q '^work'"
 ls=$(bh ls)
