@@ -72,6 +72,14 @@ host_check() {
         i=$((i + 1)); [ $i -gt 200 ] && break; sleep 0.1
     done
     $B/bulkhead --root "$R" template install minimal >/dev/null 2>&1
+    # The file driver needs no Xen: the template's root as an image.
+    img=$($B/bulkhead --root "$R" template export-image minimal 2>&1)
+    img2=$($B/bulkhead --root "$R" template export-image minimal 2>&1)
+    export_ok=no
+    [ -s "${img%% *}" ] && [ "$img" = "$img2" ] &&
+        debugfs -R 'cat /etc/os-release' "${img%% *}" 2>/dev/null | grep -q 'bulkhead minimal' &&
+        export_ok=yes
+    echo "# template export-image: $img"
     $B/bulkhead --root "$R" create hx --template minimal --label red \
         --prop virt_mode=xen >/dev/null 2>&1
     out=$($B/bulkhead --root "$R" start hx 2>&1)
@@ -81,6 +89,8 @@ host_check() {
 if [ "$(id -u)" = 0 ] && [ ! -e /proc/xen/capabilities ]; then
     if host_check; then ok "host without Xen: starting a xen qube fails with 'no Xen: ...'"
     else no "host without Xen: starting a xen qube fails with 'no Xen: ...'"; fi
+    if [ "$export_ok" = yes ]; then ok "template export-image: the root as an ext4 image (once per revision)"
+    else no "template export-image: the root as an ext4 image (got: $img / $img2)"; fi
 fi
 
 if ! command -v qemu-system-x86_64 >/dev/null; then
