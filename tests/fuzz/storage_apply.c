@@ -39,23 +39,36 @@ static size_t take_path(const uint8_t *d, size_t n, char *out, size_t len)
     return used;
 }
 
-static void mkparents(const char *root, const char *rel)
+/* The harness plays the qube, but runs as host root: it must build the
+ * layer without ever following a symlink it made itself (a link to "/"
+ * followed by "link/a" would create /a on the host, and setxattr on a
+ * link to "/" would mark the host's root opaque; both happened once).  So
+ * every parent is created or checked with lstat semantics, and an op under
+ * a symlink or non-directory parent is skipped; the final component is
+ * never followed either (O_NOFOLLOW, lsetxattr). */
+static int mkparents(const char *root, const char *rel)
 {
     char p[512];
+    struct stat st;
 
     snprintf(p, sizeof(p), "%s/%s", root, rel);
     for (char *s = p + strlen(root) + 1; (s = strchr(s, '/')); s++) {
         *s = 0;
-        mkdir(p, 0755);
+        if (lstat(p, &st) < 0 && (mkdir(p, 0755) < 0 || lstat(p, &st) < 0))
+            return -1;
+        if (!S_ISDIR(st.st_mode))
+            return -1;
         *s = '/';
     }
+    return 0;
 }
 
 static void op(const char *up, int kind, const char *rel)
 {
     char p[512];
 
-    mkparents(up, rel);
+    if (mkparents(up, rel) < 0)
+        return;
     snprintf(p, sizeof(p), "%s/%s", up, rel);
     switch (kind) {
     case 0: { int fd = open(p, O_WRONLY | O_CREAT | O_NOFOLLOW, 0644);
@@ -66,11 +79,11 @@ static void op(const char *up, int kind, const char *rel)
     case 3: (void)!symlink("/", p); break;
     case 4: mknod(p, S_IFCHR, makedev(0, 0)); break; /* whiteout */
     case 5: mkdir(p, 0755);
-            setxattr(p, "trusted.overlay.opaque", "y", 1, 0);
-            setxattr(p, "user.overlay.opaque", "y", 1, 0); break;
+            lsetxattr(p, "trusted.overlay.opaque", "y", 1, 0);
+            lsetxattr(p, "user.overlay.opaque", "y", 1, 0); break;
     case 6: mkfifo(p, 0600); break;
     case 7: mkdir(p, 0755);
-            setxattr(p, "user.overlay.opaque", "x", 1, 0); break;
+            lsetxattr(p, "user.overlay.opaque", "x", 1, 0); break;
     }
 }
 
