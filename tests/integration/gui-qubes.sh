@@ -122,7 +122,16 @@ sleep 1
 # focus WIN X Y: click, then wait until gui-daemon has given WIN the X
 # focus (keys sent before that would go to the previously focused qube).
 focus_is() { [ "$(d0 "$P" focus)" = "$1" ]; }
-focus() { d0 "$P" click "$2" "$3"; wait_for 10 focus_is "$1"; }
+# A click that lands while the machine is loaded can be lost (the daemon
+# had not mapped or raised the window yet): click again, up to 3 times.
+focus() {
+    for _t in 1 2 3; do
+        d0 "$P" click "$2" "$3"
+        wait_for 5 focus_is "$1" && return 0
+    done
+    echo "# focus: $1 never got the focus (now: $(d0 "$P" focus))"
+    return 1
+}
 focus "$WIN" $((X + 40)) $((Y + 40))
 d0 "$P" type "echo hi > ~/typed
 "
