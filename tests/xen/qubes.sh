@@ -7,8 +7,9 @@
 # outside the repository, unpacked with dpkg-deb -x; nothing installed):
 #   - dom0: Xen 4.17 + Debian's kernel + a busybox initramfs with Xen's
 #     toolstack daemons (xenstored, xenconsoled) and bulkhead's own dom0
-#     binaries (launcher, busd, vm-manager, storage-manager, rpc-router, the
-#     CLI) with their shared libraries, and a prepared bulkhead root;
+#     binaries (launcher, busd, vm-manager, storage-manager, rpc-router,
+#     policyd, clipboard-broker, the CLI) with their shared libraries, and a
+#     prepared bulkhead root;
 #   - qubes: the same Debian kernel and bulkhead's qube initramfs
 #     (scripts/xen-qube-initramfs: busybox, the Xen modules, the static
 #     bulkhead-agent on the xen vchan transport).
@@ -18,7 +19,9 @@
 # (storage-manager's file driver: root read-only + a copy-on-write upper on
 # volatile, private persistent), a command runs in each with its output
 # and exit status, a file is copied from one to the other under an allow
-# policy and refused under deny, vm-manager is restarted while they run and
+# policy and refused under deny, text goes from work's clipboard through
+# dom0's clipboard-broker into personal's (the other way refused under a
+# deny rule), vm-manager is restarted while they run and
 # finds them again, both shut down, and a restarted qube finds its private
 # data again.  The verdict leaves the VM by QEMU's
 # isa-debug-exit port; the check lines come over the serial console.
@@ -48,7 +51,7 @@ trap cleanup EXIT
 # Private copies: the build tree is shared and may be relinked meanwhile.
 B=$W/bin
 mkdir -p $B && chmod 755 "$W" $B  # services run as their own uids
-for f in bulkhead bulkhead-launcher busd vm-manager storage-manager rpc-router policyd bulkhead-xen-block bulkhead-agent; do
+for f in bulkhead bulkhead-launcher busd vm-manager storage-manager rpc-router policyd clipboard-broker bulkhead-xen-block bulkhead-agent; do
     cp build/bin/$f $B/ 2>/dev/null || { no "build/bin/$f is built (run ninja)"; finish; }
 done
 cp -r build/bin/guest $B/guest || { no "build/bin/guest is built (run ninja)"; finish; }
@@ -149,7 +152,7 @@ for b in xl xenstored xenconsoled xen-init-dom0 xenconsole libxl-save-helper xen
     cp $C/u/usr/lib/xen-4.17/bin/$b $D/usr/lib/xen-4.17/bin/; done
 cp -a $C/u/usr/bin/xenstore* $D/usr/bin/
 cp -a $C/u/usr/lib/x86_64-linux-gnu/*.so* $D/usr/lib/x86_64-linux-gnu/
-for f in bulkhead bulkhead-launcher busd vm-manager storage-manager rpc-router policyd bulkhead-xen-block; do
+for f in bulkhead bulkhead-launcher busd vm-manager storage-manager rpc-router policyd clipboard-broker bulkhead-xen-block; do
     cp $B/$f $D/usr/lib/bulkhead/bin/; done
 ln -s ../lib/bulkhead/bin/bulkhead $D/usr/bin/bulkhead
 # host (Debian 12) shared libraries of the Xen tools and of bulkhead's dom0
@@ -164,17 +167,19 @@ strip $D/usr/lib/x86_64-linux-gnu/*.so* $D/usr/lib/bulkhead/bin/* $D/sbin/mke2fs
 echo 'root:x:0:0:root:/:/bin/sh' > $D/etc/passwd
 echo 'root:x:0:' > $D/etc/group
 cp "$C/vmlinux.gz" "$W/qube.cpio.gz" $D/boot/
-# bulkhead's root: the five services qubes and their RPC need; Xen settings.
+# bulkhead's root: the five services qubes and their RPC need, and
+# clipboard-broker; Xen settings.
 scripts/prepare-root $D/bh >/dev/null
 for f in $D/bh/etc/bulkhead/services.d/*.conf; do
     case $(basename "$f") in
-    busd.conf | vm-manager.conf | storage-manager.conf | rpc-router.conf | policyd.conf) ;;
+    busd.conf | vm-manager.conf | storage-manager.conf | rpc-router.conf | policyd.conf | clipboard-broker.conf) ;;
     *) rm -f "$f" ;;
     esac
 done
 cat > $D/bh/etc/bulkhead/policy.d/10-xen-test.policy <<EOF
 qubes.Filecopy  *  work      personal  allow
 qubes.Filecopy  *  personal  work      deny
+qubes.ClipboardPaste  *  personal  work  deny
 EOF
 # rpc-router holds the dom0 end of every qube's vchan: with the xen
 # transport that is /dev/xen/{gntalloc,evtchn,gntdev,xenbus}; dom0's init
