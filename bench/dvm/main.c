@@ -17,6 +17,7 @@
  * Every figure is measured from the host around `bulkhead run work`
  * (its own cost, `run work -- true`, is shown).  Medians of 5.  Prints a
  * table, or one flat JSON object with --json.  Needs root. */
+#include "bench/common/stack.h"
 #include "guest/dvm/dvm_proto.h"
 #include "guest/dvm/pages.h"
 #include "guest/dvm/pdfwrite.h"
@@ -39,14 +40,6 @@
 static char root[64], bin[4096], top[4200];
 static int json;
 
-static double now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static double wall_ms(void)
 {
     struct timespec ts;
@@ -55,41 +48,11 @@ static double wall_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_d);
-    return v[(n - 1) / 2];
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[8192], full[8192 + 4096 + 128];
-    va_list ap;
-    int st;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof(full),
-             "BH() { '%s/bulkhead' --root '%s' \"$@\"; }; %s", bin, root,
-             cmd);
-    st = system(full);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void teardown(void)
 {
     if (!root[0])
         return;
-    sh("kill $(cat '%s/launcher.pid' 2>/dev/null) 2>/dev/null; sleep 0.5; "
+    bench_sh("kill $(cat '%s/launcher.pid' 2>/dev/null) 2>/dev/null; sleep 0.5; "
        "for r in '%s'/run/bulkhead/qubes/*.pid; do [ -e \"$r\" ] && "
        "kill -9 $(awk '$1 == \"pid\" {print $3}' \"$r\") 2>/dev/null; done; "
        "sleep 0.5; grep -o '%s[^ ]*' /proc/mounts | sort -r | "
@@ -109,13 +72,13 @@ static void boot(void)
     snprintf(root, sizeof(root), "/tmp/bh.benchdvmXXXXXX");
     if (!mkdtemp(root))
         die("mkdtemp");
-    if (sh("chmod 755 '%s' && '%s/scripts/prepare-root' '%s' >/dev/null && "
+    if (bench_sh("chmod 755 '%s' && '%s/scripts/prepare-root' '%s' >/dev/null && "
            "cd '%s/etc/bulkhead/services.d' && for f in *.conf; do case $f in "
            "busd.conf|vm-manager.conf|storage-manager.conf|rpc-router.conf|"
            "policyd.conf) ;; *) rm -f $f;; esac; done", root, top, root,
            root) != 0)
         die("prepare-root");
-    if (sh("'%s/bulkhead-launcher' --root '%s' >'%s/launcher.log' 2>&1 & "
+    if (bench_sh("'%s/bulkhead-launcher' --root '%s' >'%s/launcher.log' 2>&1 & "
            "echo $! > '%s/launcher.pid'; i=0; while [ $i -lt 200 ]; do "
            "BH service list 2>/dev/null | tail -n +2 | grep -qv ' up ' || "
            "{ BH service list >/dev/null 2>&1 && break; }; sleep 0.1; "
@@ -132,7 +95,7 @@ static void put_text(const char *qube, const char *user, const char *path,
 
     snprintf(host, sizeof(host), "%s/put.tmp", root);
     if (!(f = fopen(host, "w")) || fputs(text, f) < 0 || fclose(f) != 0 ||
-        sh("BH run -p -u %s %s -- sh -c 'cat >> %s' < '%s' >/dev/null", user,
+        bench_sh("BH run -p -u %s %s -- sh -c 'cat >> %s' < '%s' >/dev/null", user,
            qube, path, host) != 0)
         die(path);
 }
@@ -144,27 +107,27 @@ static void put_text(const char *qube, const char *user, const char *path,
 static void setup(void)
 {
     boot();
-    if (sh("T=$('%s/scripts/debian-test-tree') && BH template import deb "
+    if (bench_sh("T=$('%s/scripts/debian-test-tree') && BH template import deb "
            "\"$T\" >/dev/null 2>&1 && BH start deb >/dev/null && BH run -u root "
            "deb -- /run/bulkhead/bin/bulkhead-dvm-install", top) != 0)
         die("the Debian template");
     put_text("deb", "root", "/etc/bulkhead/dvm-open.conf",
              "viewer.txt = " VIEWER "\ngui.txt = " VIEWER "\n");
-    if (sh("BH shutdown --wait deb >/dev/null && BH create default-dvm "
+    if (bench_sh("BH shutdown --wait deb >/dev/null && BH create default-dvm "
            "--template deb --label red --prop template_for_dispvms=true "
            "--prop netvm=none >/dev/null && BH create work --template deb "
            "--label blue --prop netvm=none >/dev/null && BH start work "
            ">/dev/null") != 0)
         die("qubes");
     put_text("work", "user", "lv", "#!/bin/sh\nexec " VIEWER " \"$1\"\n");
-    if (sh("BH run work -- chmod 755 lv") != 0)
+    if (bench_sh("BH run work -- chmod 755 lv") != 0)
         die("lv");
 }
 
 /* Waits until a preloaded disposable of default-dvm is running. */
 static void wait_preload(void)
 {
-    if (sh("i=0; while [ $i -lt 300 ]; do for f in '%s'/var/lib/bulkhead/"
+    if (bench_sh("i=0; while [ $i -lt 300 ]; do for f in '%s'/var/lib/bulkhead/"
            "qubes/disp*.conf; do [ -e \"$f\" ] && grep -qs '^feature.preloaded"
            " = 1' \"$f\" && q=$(basename \"$f\" .conf) && [ -e '%s/run/"
            "bulkhead/qubes/'$q.pid ] && BH run $q -- true >/dev/null 2>&1 && "
@@ -181,17 +144,17 @@ static void open_once(const char *tool, double *viewer, double *total)
     double t0, m0;
     size_t len;
 
-    if (sh("BH run work -- sh -c 'head -c 1024 /dev/zero | tr \"\\\\0\" x "
+    if (bench_sh("BH run work -- sh -c 'head -c 1024 /dev/zero | tr \"\\\\0\" x "
            "> note.txt'") != 0)
         die("note.txt");
     t0 = wall_ms();
-    m0 = now_ms();
-    if (sh("printf 'y\\n' | BH run -p work -- %s note.txt >/dev/null 2>&1",
+    m0 = bench_now_ms();
+    if (bench_sh("printf 'y\\n' | BH run -p work -- %s note.txt >/dev/null 2>&1",
            tool) != 0)
         die(tool);
-    *total = now_ms() - m0;
+    *total = bench_now_ms() - m0;
     snprintf(path, sizeof(path), "%s/note", root);
-    if (sh("BH run work -- cat note.txt > '%s'", path) != 0 ||
+    if (bench_sh("BH run work -- cat note.txt > '%s'", path) != 0 ||
         !(text = read_file_limited(path, 64, &len)))
         die("the viewer's time");
     *viewer = strtod(text, NULL) / 1e6 - t0;
@@ -212,19 +175,19 @@ static void open_rows(struct open_row *dvm, struct open_row *cold,
         wait_preload();
         open_once("bulkhead-open-in-dvm", &v[i], &t[i]);
     }
-    dvm->viewer = median(v, N);
-    dvm->total = median(t, N);
+    dvm->viewer = bench_median(v, N);
+    dvm->total = bench_median(t, N);
     for (int i = 0; i < N; i++)
         open_once("./lv", &v[i], &t[i]);
-    local->viewer = median(v, N);
-    local->total = median(t, N);
+    local->viewer = bench_median(v, N);
+    local->total = bench_median(t, N);
     for (int i = 0; i < N; i++) {
-        double m0 = now_ms();
-        if (sh("BH run work -- true") != 0)
+        double m0 = bench_now_ms();
+        if (bench_sh("BH run work -- true") != 0)
             die("run true");
-        t[i] = now_ms() - m0;
+        t[i] = bench_now_ms() - m0;
     }
-    *run_ms = median(t, N);
+    *run_ms = bench_median(t, N);
 }
 
 /* ---- PDF conversion ---------------------------------------------------- */
@@ -288,34 +251,34 @@ static void pdf_rows(struct pdf_row *row)
 
     snprintf(pdf, sizeof(pdf), "%s/doc.pdf", root);
     snprintf(out, sizeof(out), "%s/local.trusted.pdf", root);
-    if (sh("python3 '%s/tests/dvm/mkpdf.py' '%s' 10", top, pdf) != 0)
+    if (bench_sh("python3 '%s/tests/dvm/mkpdf.py' '%s' 10", top, pdf) != 0)
         die("mkpdf");
     for (int i = 0; i < N; i++) {
         double m0;
         wait_preload();
-        if (sh("BH run -p work -- sh -c 'rm -rf doc.trusted.pdf "
+        if (bench_sh("BH run -p work -- sh -c 'rm -rf doc.trusted.pdf "
                "QubesUntrustedPDFs; cat > doc.pdf' < '%s'", pdf) != 0)
             die("put doc.pdf");
-        m0 = now_ms();
-        if (sh("BH run work -- bulkhead-convert-pdf doc.pdf >/dev/null") != 0)
+        m0 = bench_now_ms();
+        if (bench_sh("BH run work -- bulkhead-convert-pdf doc.pdf >/dev/null") != 0)
             die("bulkhead-convert-pdf");
-        t[i] = now_ms() - m0;
+        t[i] = bench_now_ms() - m0;
     }
-    row->dvm = median(t, N);
+    row->dvm = bench_median(t, N);
     for (int i = 0; i < N; i++) {
-        double m0 = now_ms();
+        double m0 = bench_now_ms();
         convert_local(pdf, out);
-        t[i] = now_ms() - m0;
+        t[i] = bench_now_ms() - m0;
     }
-    row->local = median(t, N);
+    row->local = bench_median(t, N);
     for (int i = 0; i < N; i++) {
-        double m0 = now_ms();
-        if (sh("pdftoppm -r %u '%s' '%s/pp' && rm -f '%s'/pp-*.ppm",
+        double m0 = bench_now_ms();
+        if (bench_sh("pdftoppm -r %u '%s' '%s/pp' && rm -f '%s'/pp-*.ppm",
                DVM_DPI_DEFAULT, pdf, root, root) != 0)
             die("pdftoppm");
-        t[i] = now_ms() - m0;
+        t[i] = bench_now_ms() - m0;
     }
-    row->pdftoppm = median(t, N);
+    row->pdftoppm = bench_median(t, N);
 }
 
 static void print(const struct open_row *d, const struct open_row *c,
@@ -362,6 +325,8 @@ int main(int argc, char **argv)
     double run_ms;
     ssize_t n;
     char *slash;
+
+    bench_sh_init(bin, root); /* the buffers are filled below */
 
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))

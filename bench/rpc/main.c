@@ -12,6 +12,7 @@
  *     files work -> other, beside `cp -a` and `tar c | tar x` of the same
  *     data on the same filesystem in the same qube; median of 3.
  * Prints a table, or one flat JSON object with --json.  Needs root. */
+#include "bench/common/stack.h"
 #include "policy/policy.h"
 #include "policy/system.h"
 
@@ -30,50 +31,11 @@
 static char root[64], bin[4096], top[4200];
 static int json;
 
-static double now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_d);
-    return v[(n - 1) / 2];
-}
-
-/* Runs a shell command line with the bench's root and binaries. */
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[8192], full[8192 + 4096 + 128];
-    va_list ap;
-    int st;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof(full),
-             "BH() { '%s/bulkhead' --root '%s' \"$@\"; }; %s", bin, root,
-             cmd);
-    st = system(full);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void teardown(void)
 {
     if (!root[0])
         return;
-    sh("kill $(cat '%s/launcher.pid' 2>/dev/null) 2>/dev/null; sleep 0.5; "
+    bench_sh("kill $(cat '%s/launcher.pid' 2>/dev/null) 2>/dev/null; sleep 0.5; "
        "for r in '%s'/run/bulkhead/qubes/*.pid; do [ -e \"$r\" ] && "
        "kill -9 $(awk '$1 == \"pid\" {print $3}' \"$r\") 2>/dev/null; done; "
        "sleep 0.5; rm -rf '%s' 2>/dev/null; true", root, root, root);
@@ -91,23 +53,23 @@ static void setup(void)
     snprintf(root, sizeof(root), "/tmp/bh.benchrpcXXXXXX");
     if (!mkdtemp(root))
         die("mkdtemp");
-    if (sh("chmod 755 '%s' && '%s/scripts/prepare-root' '%s' >/dev/null && "
+    if (bench_sh("chmod 755 '%s' && '%s/scripts/prepare-root' '%s' >/dev/null && "
            "cd '%s/etc/bulkhead/services.d' && for f in *.conf; do case $f in "
            "busd.conf|vm-manager.conf|storage-manager.conf|rpc-router.conf|"
            "policyd.conf) ;; *) rm -f $f;; esac; done", root, top, root,
            root) != 0)
         die("prepare-root");
-    if (sh("printf 'test.Echo * work other allow\\nqubes.Filecopy * work "
+    if (bench_sh("printf 'test.Echo * work other allow\\nqubes.Filecopy * work "
            "other allow\\n' > '%s/etc/bulkhead/policy.d/10-bench.policy'",
            root) != 0)
         die("policy");
-    if (sh("'%s/bulkhead-launcher' --root '%s' >'%s/launcher.log' 2>&1 & "
+    if (bench_sh("'%s/bulkhead-launcher' --root '%s' >'%s/launcher.log' 2>&1 & "
            "echo $! > '%s/launcher.pid'; i=0; while [ $i -lt 200 ]; do "
            "BH service list 2>/dev/null | tail -n +2 | grep -qv ' up ' || "
            "{ BH service list >/dev/null 2>&1 && break; }; sleep 0.1; "
            "i=$((i+1)); done", bin, root, root, root) != 0)
         die("boot");
-    if (sh("BH template install minimal >/dev/null && BH start minimal "
+    if (bench_sh("BH template install minimal >/dev/null && BH start minimal "
            ">/dev/null && BH run -u root minimal -- sh -c 'printf "
            "\"#!/bin/sh\\nexec cat\\n\" > /etc/bulkhead/rpc/test.Echo; "
            "chmod 755 /etc/bulkhead/rpc/test.Echo' && BH shutdown --wait "
@@ -161,12 +123,12 @@ static double policy_eval_us(void)
                       err, sizeof(err));
     if (!pol || policy_load_dir(pol, dir, &errs) != 0)
         return -1;
-    t0 = now_ms();
+    t0 = bench_now_ms();
     for (int i = 0; i < NPOLICY; i++) {
         policy_evaluate(pol, &sys, &rq, &res);
         policy_result_free(&res);
     }
-    t0 = (now_ms() - t0) * 1000.0 / NPOLICY;
+    t0 = (bench_now_ms() - t0) * 1000.0 / NPOLICY;
     policy_free(pol);
     policy_system_free(&sys);
     return t0;
@@ -179,14 +141,14 @@ static double timed(const char *qube_cmd, const char *reset)
 
     for (int i = 0; i < NCOPY; i++) {
         double t0;
-        if (reset && sh("%s", reset) != 0)
+        if (reset && bench_sh("%s", reset) != 0)
             die("reset");
-        t0 = now_ms();
-        if (sh("BH run work -- sh -c '%s' >/dev/null", qube_cmd) != 0)
+        t0 = bench_now_ms();
+        if (bench_sh("BH run work -- sh -c '%s' >/dev/null", qube_cmd) != 0)
             die(qube_cmd);
-        t[i] = now_ms() - t0;
+        t[i] = bench_now_ms() - t0;
     }
-    return median(t, NCOPY);
+    return bench_median(t, NCOPY);
 }
 
 struct copy_row {
@@ -199,7 +161,7 @@ static void copy_rows(struct copy_row *big, struct copy_row *small)
         "BH run other -- rm -rf QubesIncoming >/dev/null";
     static const char *rm_work = "BH run work -- rm -rf c t >/dev/null";
 
-    if (sh("BH run work -- sh -c 'head -c 1073741824 /dev/urandom > big && "
+    if (bench_sh("BH run work -- sh -c 'head -c 1073741824 /dev/urandom > big && "
            "mkdir small && cd small && awk \"BEGIN { for (i = 0; i < 10000; "
            "i++) { f = \\\"f\\\" i; print i > f; close(f) } }\"' "
            ">/dev/null") != 0)
@@ -258,6 +220,8 @@ int main(int argc, char **argv)
     double p50, p99, pol;
     ssize_t n;
     char *slash;
+
+    bench_sh_init(bin, root); /* the buffers are filled below */
 
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
