@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -51,4 +52,47 @@ int bench_sh(const char *fmt, ...)
              sh_root, cmd);
     st = system(full);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int bench_stack_prepare(char *root, size_t len, const char *pattern,
+                        const char *top, const char **what)
+{
+    snprintf(root, len, "%s", pattern);
+    if (!mkdtemp(root)) {
+        root[0] = 0;
+        *what = "mkdtemp";
+        return -1;
+    }
+    if (bench_sh("chmod 755 '%s' && '%s/scripts/prepare-root' '%s' "
+                 ">/dev/null && cd '%s/etc/bulkhead/services.d' && "
+                 "for f in *.conf; do case $f in busd.conf|vm-manager.conf|"
+                 "storage-manager.conf|rpc-router.conf|policyd.conf) ;; "
+                 "*) rm -f $f;; esac; done", root, top, root, root) != 0) {
+        *what = "prepare-root";
+        return -1;
+    }
+    return 0;
+}
+
+int bench_stack_start(void)
+{
+    return bench_sh("'%s/bulkhead-launcher' --root '%s' >'%s/launcher.log' "
+                    "2>&1 & echo $! > '%s/launcher.pid'; i=0; "
+                    "while [ $i -lt 200 ]; do BH service list 2>/dev/null | "
+                    "tail -n +2 | grep -qv ' up ' || { BH service list "
+                    ">/dev/null 2>&1 && break; }; sleep 0.1; i=$((i+1)); done",
+                    sh_bin, sh_root, sh_root, sh_root) == 0 ? 0 : -1;
+}
+
+void bench_stack_teardown(void)
+{
+    if (!sh_root[0])
+        return;
+    bench_sh("kill $(cat '%s/launcher.pid' 2>/dev/null) 2>/dev/null; "
+             "sleep 0.5; for r in '%s'/run/bulkhead/qubes/*.pid; do "
+             "[ -e \"$r\" ] && kill -9 $(awk '$1 == \"pid\" {print $3}' "
+             "\"$r\") 2>/dev/null; done; sleep 0.5; grep -o '%s[^ ]*' "
+             "/proc/mounts | sort -r | while read m; do umount -l $m; done; "
+             "rm -rf '%s' 2>/dev/null; true", sh_root, sh_root, sh_root,
+             sh_root);
 }

@@ -48,41 +48,21 @@ static double wall_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static void teardown(void)
-{
-    if (!root[0])
-        return;
-    bench_sh("kill $(cat '%s/launcher.pid' 2>/dev/null) 2>/dev/null; sleep 0.5; "
-       "for r in '%s'/run/bulkhead/qubes/*.pid; do [ -e \"$r\" ] && "
-       "kill -9 $(awk '$1 == \"pid\" {print $3}' \"$r\") 2>/dev/null; done; "
-       "sleep 0.5; grep -o '%s[^ ]*' /proc/mounts | sort -r | "
-       "while read m; do umount -l $m; done; rm -rf '%s' 2>/dev/null; true",
-       root, root, root, root);
-}
-
 static void die(const char *what)
 {
     fprintf(stderr, "bench-dvm: %s\n", what);
-    teardown();
+    bench_stack_teardown();
     exit(1);
 }
 
 static void boot(void)
 {
-    snprintf(root, sizeof(root), "/tmp/bh.benchdvmXXXXXX");
-    if (!mkdtemp(root))
-        die("mkdtemp");
-    if (bench_sh("chmod 755 '%s' && '%s/scripts/prepare-root' '%s' >/dev/null && "
-           "cd '%s/etc/bulkhead/services.d' && for f in *.conf; do case $f in "
-           "busd.conf|vm-manager.conf|storage-manager.conf|rpc-router.conf|"
-           "policyd.conf) ;; *) rm -f $f;; esac; done", root, top, root,
-           root) != 0)
-        die("prepare-root");
-    if (bench_sh("'%s/bulkhead-launcher' --root '%s' >'%s/launcher.log' 2>&1 & "
-           "echo $! > '%s/launcher.pid'; i=0; while [ $i -lt 200 ]; do "
-           "BH service list 2>/dev/null | tail -n +2 | grep -qv ' up ' || "
-           "{ BH service list >/dev/null 2>&1 && break; }; sleep 0.1; "
-           "i=$((i+1)); done", bin, root, root, root) != 0)
+    const char *what;
+
+    if (bench_stack_prepare(root, sizeof(root), "/tmp/bh.benchdvmXXXXXX", top,
+                            &what) < 0)
+        die(what);
+    if (bench_stack_start() < 0)
         die("boot");
 }
 
@@ -348,6 +328,6 @@ int main(int argc, char **argv)
     open_rows(&d, &c, &l, &run_ms);
     pdf_rows(&p);
     print(&d, &c, &l, run_ms, &p);
-    teardown();
+    bench_stack_teardown();
     return 0;
 }

@@ -31,43 +31,25 @@
 static char root[64], bin[4096], top[4200];
 static int json;
 
-static void teardown(void)
-{
-    if (!root[0])
-        return;
-    bench_sh("kill $(cat '%s/launcher.pid' 2>/dev/null) 2>/dev/null; sleep 0.5; "
-       "for r in '%s'/run/bulkhead/qubes/*.pid; do [ -e \"$r\" ] && "
-       "kill -9 $(awk '$1 == \"pid\" {print $3}' \"$r\") 2>/dev/null; done; "
-       "sleep 0.5; rm -rf '%s' 2>/dev/null; true", root, root, root);
-}
-
 static void die(const char *what)
 {
     fprintf(stderr, "bench-rpc: %s\n", what);
-    teardown();
+    bench_stack_teardown();
     exit(1);
 }
 
 static void setup(void)
 {
-    snprintf(root, sizeof(root), "/tmp/bh.benchrpcXXXXXX");
-    if (!mkdtemp(root))
-        die("mkdtemp");
-    if (bench_sh("chmod 755 '%s' && '%s/scripts/prepare-root' '%s' >/dev/null && "
-           "cd '%s/etc/bulkhead/services.d' && for f in *.conf; do case $f in "
-           "busd.conf|vm-manager.conf|storage-manager.conf|rpc-router.conf|"
-           "policyd.conf) ;; *) rm -f $f;; esac; done", root, top, root,
-           root) != 0)
-        die("prepare-root");
+    const char *what;
+
+    if (bench_stack_prepare(root, sizeof(root), "/tmp/bh.benchrpcXXXXXX", top,
+                            &what) < 0)
+        die(what);
     if (bench_sh("printf 'test.Echo * work other allow\\nqubes.Filecopy * work "
            "other allow\\n' > '%s/etc/bulkhead/policy.d/10-bench.policy'",
            root) != 0)
         die("policy");
-    if (bench_sh("'%s/bulkhead-launcher' --root '%s' >'%s/launcher.log' 2>&1 & "
-           "echo $! > '%s/launcher.pid'; i=0; while [ $i -lt 200 ]; do "
-           "BH service list 2>/dev/null | tail -n +2 | grep -qv ' up ' || "
-           "{ BH service list >/dev/null 2>&1 && break; }; sleep 0.1; "
-           "i=$((i+1)); done", bin, root, root, root) != 0)
+    if (bench_stack_start() < 0)
         die("boot");
     if (bench_sh("BH template install minimal >/dev/null && BH start minimal "
            ">/dev/null && BH run -u root minimal -- sh -c 'printf "
@@ -247,6 +229,6 @@ int main(int argc, char **argv)
         die("policy");
     copy_rows(&big, &small);
     print(p50, p99, pol, &big, &small);
-    teardown();
+    bench_stack_teardown();
     return 0;
 }
