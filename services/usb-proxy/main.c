@@ -12,6 +12,7 @@
  *   detach: `detach PORT` in the target, `release BUSID` in the USB qube.
  * Everything a qube prints is re-validated here (usb_parse_line). */
 #include "decide.h"
+#include "qtool.h"
 #include "usbstate.h"
 
 #include "bus/bus.h"
@@ -37,8 +38,6 @@
 
 extern const struct sandbox_policy usb_sandbox_policy;
 
-#define TOOL "/run/bulkhead/bin/bulkhead-usb"
-#define OUT_MAX (USB_MAX_DEVICES * (USB_LINE_MAX + 1))
 /* sysfs polling, by listing: uevents (netlink) are not delivered to a
  * network namespace owned by a qube's user namespace, so sys-usb cannot
  * watch them on the ns backend; a listing is one exec in sys-usb. */
@@ -47,99 +46,12 @@ extern const struct sandbox_policy usb_sandbox_policy;
 
 static volatile sig_atomic_t stopping;
 static struct usb_state st;
-static int devnull = -1;
 static int next_vport;
-/* bulkhead.conf usb_sysfs: the sysfs the helper reads in the USB qube
- * (default /sys; tests point it at a fake tree inside the qube). */
-static char usb_sysfs[256];
 
 static void on_term(int sig)
 {
     (void)sig;
     stopping = 1;
-}
-
-/* Output of one helper run (stdout, stderr), bounded. */
-struct tool_out {
-    char out[OUT_MAX + 1], err[1024];
-    size_t out_len;
-    int status;
-};
-
-static int bounded_memfd(size_t limit)
-{
-    int fd = memfd_create("usb", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-    if (fd >= 0 && (ftruncate(fd, (off_t)limit) < 0 ||
-                    fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK) < 0)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static size_t take(int fd, char *buf, size_t max)
-{
-    off_t len = lseek(fd, 0, SEEK_CUR);
-    ssize_t n;
-
-    if (len <= 0)
-        return 0;
-    n = pread(fd, buf, (size_t)len < max ? (size_t)len : max, 0);
-    return n > 0 ? (size_t)n : 0;
-}
-
-/* Runs bulkhead-usb ARGS... in QUBE as root.  Returns the exit status
- * (0..255), or -1 with the reason in O->err when it did not run. */
-static int run_tool(struct bus *b, const char *qube, char **args, int nargs,
-                    struct tool_out *o)
-{
-    char *argv[16] = {TOOL};
-    int exit_code, ofd, efd, n = 1;
-    struct run_request rq = {
-        .qube = qube, .user = "root", .argv = argv,
-        .pass_io = false, .in_fd = devnull,
-    };
-
-    if (usb_sysfs[0]) {
-        argv[n++] = "--sysfs";
-        argv[n++] = usb_sysfs;
-    }
-    for (int i = 0; i < nargs && i < 12; i++)
-        argv[n++] = args[i];
-    rq.argc = n;
-    o->out_len = 0;
-    o->err[0] = o->out[0] = '\0';
-    ofd = bounded_memfd(OUT_MAX);
-    efd = bounded_memfd(sizeof(o->err) - 1);
-    if (ofd < 0 || efd < 0) {
-        snprintf(o->err, sizeof(o->err), "memfd: %s", strerror(errno));
-        o->status = -1;
-    } else {
-        rq.out_fd = ofd;
-        rq.err_fd = efd;
-        o->status = run_in_qube(b, &rq, &exit_code, o->err, sizeof(o->err));
-        if (o->status >= 0) {
-            o->out_len = take(ofd, o->out, OUT_MAX);
-            o->out[o->out_len] = '\0';
-            o->err[take(efd, o->err, sizeof(o->err) - 1)] = '\0';
-        }
-    }
-    if (ofd >= 0)
-        close(ofd);
-    if (efd >= 0)
-        close(efd);
-    /* The helper's own message, made printable (it is from a qube). */
-    {
-        char clean[USB_STR_MAX + 1], *nl = strchr(o->err, '\n');
-        if (nl)
-            *nl = '\0';
-        if (o->status > 0) {
-            usb_sanitize_string(o->err, strlen(o->err), clean);
-            snprintf(o->err, sizeof(o->err), "%s", clean);
-        }
-    }
-    return o->status;
 }
 
 static void publish(struct bus *b, const char *event, const char *backend,
