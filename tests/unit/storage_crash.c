@@ -18,37 +18,6 @@
 
 TestSuite(crash, .init = st_setup, .fini = st_teardown);
 
-static int crash_at, crash_seen;
-
-static void crash_hook(const char *point)
-{
-    (void)point;
-    if (++crash_seen == crash_at)
-        raise(SIGKILL);
-}
-
-/* Runs OP in a child killed at crash point K: 1 if it was killed, 0 if
- * the operation ran to its end. */
-static int run_crashing(int (*op)(void), int k)
-{
-    int status;
-    pid_t pid = fork();
-
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        crash_at = k;
-        crash_seen = 0;
-        dov_crash_hook = crash_hook;
-        _exit(op() == 0 ? 0 : 1);
-    }
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-        return 1;
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-              "operation failed without a crash (k=%d)", k);
-    return 0;
-}
-
 /* A fresh pool per crash point. */
 static void new_pool(int k)
 {

@@ -313,35 +313,6 @@ Test(file, a_running_qube_keeps_its_template_image)
 
 /* ---- crash points -------------------------------------------------------- */
 
-static int crash_at, crash_seen;
-
-static void crash_hook(const char *point)
-{
-    (void)point;
-    if (++crash_seen == crash_at)
-        raise(SIGKILL);
-}
-
-static int run_crashing(int (*op)(void), int k)
-{
-    int status;
-    pid_t pid = fork();
-
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        crash_at = k;
-        crash_seen = 0;
-        dov_crash_hook = crash_hook;
-        _exit(op() == 0 ? 0 : 1);
-    }
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-        return 1;
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-              "operation failed without a crash (k=%d)", k);
-    return 0;
-}
-
 static int op_first_start(void)
 {
     struct fp_prepared p;

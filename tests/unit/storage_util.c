@@ -13,7 +13,9 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "services/storage-manager/layer.h"
@@ -299,4 +301,33 @@ int count_layers(const char *qube, const char *volume)
         n += e->d_name[0] != '.';
     closedir(d);
     return n;
+}
+
+static int crash_at, crash_seen;
+
+static void crash_hook(const char *point)
+{
+    (void)point;
+    if (++crash_seen == crash_at)
+        raise(SIGKILL);
+}
+
+int run_crashing(int (*op)(void), int k)
+{
+    int status;
+    pid_t pid = fork();
+
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        crash_at = k;
+        crash_seen = 0;
+        dov_crash_hook = crash_hook;
+        _exit(op() == 0 ? 0 : 1);
+    }
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        return 1;
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "operation failed without a crash (k=%d)", k);
+    return 0;
 }

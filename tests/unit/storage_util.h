@@ -30,5 +30,9 @@ char *session(const char *qube, const char *volume, const char *cmd);
 void must(int rc, const struct dov_err *e);
 /* Number of entries in QUBE/VOLUME/layers (and work). */
 int count_layers(const char *qube, const char *volume);
+/* Runs OP in a child killed (SIGKILL) at storage crash point K (the
+ * drivers' dov_crash_hook): 1 if it was killed, 0 if the operation ran to
+ * its end; a failure without a crash fails the test. */
+int run_crashing(int (*op)(void), int k);
 
 #endif
