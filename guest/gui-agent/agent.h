@@ -47,6 +47,7 @@ struct ga {
     int clip_inotify;               /* watches the clipboard file */
     int clip_self;                  /* our own renames still to ignore */
     char clip_path[64];
+    xcb_generic_event_t *queued;    /* read by a round trip, not handled */
 };
 
 /* main.c: one frame to dom0 (blocks while the ring is full). */
@@ -60,6 +61,8 @@ void ga_x_scan(struct ga *a);
  * all again from ga_x_scan). */
 void ga_x_forget(struct ga *a);
 void ga_x_events(struct ga *a);
+/* 1 when xcb already holds an event that poll() on its socket cannot see. */
+int ga_x_has_queued(struct ga *a);
 /* Copies every dirty window's damage into its buffer, then tells dom0. */
 void ga_x_flush_damage(struct ga *a);
 struct ga_window *ga_find(struct ga *a, xcb_window_t id);

@@ -171,8 +171,10 @@ static int run(struct ga *a)
     if (dom0_input(a) < 0)
         return 0;
     while (!stop) {
-        ga_x_events(a);
-        ga_x_flush_damage(a);
+        do {
+            ga_x_events(a);
+            ga_x_flush_damage(a);
+        } while (ga_x_has_queued(a));
         xcb_flush(a->c);
         if (xcb_connection_has_error(a->c))
             return 1;

@@ -591,8 +591,24 @@ void ga_x_events(struct ga *a)
 {
     xcb_generic_event_t *ev;
 
+    if ((ev = a->queued)) {
+        a->queued = NULL;
+        x_event(a, ev);
+        free(ev);
+    }
     while ((ev = xcb_poll_for_event(a->c))) {
         x_event(a, ev);
         free(ev);
     }
+}
+
+/* A round trip (the damage flush's, a property read) makes xcb read the
+ * socket and queue the events that came before the reply; poll() on the
+ * socket does not see those.  Without this check a window's last move
+ * could wait for the next unrelated X event. */
+int ga_x_has_queued(struct ga *a)
+{
+    if (!a->queued)
+        a->queued = xcb_poll_for_queued_event(a->c);
+    return a->queued != NULL;
 }

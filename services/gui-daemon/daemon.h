@@ -23,11 +23,18 @@ struct bus;
 
 enum gd_clip { GD_CLIP_OFF, GD_CLIP_LOCAL, GD_CLIP_BROKER };
 
+#define GD_ASKED_MAX 8
+
 struct gd_window {
     uint32_t remote;                /* the agent's id: a key, nothing more */
     xcb_window_t host;              /* ours */
     uint32_t w, h;                  /* the guest window's size */
     struct gui_rect vis;            /* trusted content rectangle on screen */
+    /* Geometries we asked the X server for whose ConfigureNotify has not
+     * come back yet (oldest first): those notifies are ours, not a move
+     * by the user, and must not be sent back to the qube. */
+    struct gui_rect asked[GD_ASKED_MAX];
+    int nasked;
     uint32_t colour;                /* its qube's label */
     int override_redirect;          /* as shown (0 once demoted) */
     int mapped;

@@ -216,6 +216,13 @@ void host_configure(struct gd *d, struct gd_window *w)
         w->vis.w + 2 * GUI_BORDER, w->vis.h + GUI_TITLEBAR + GUI_BORDER,
     };
 
+    if (w->nasked == GD_ASKED_MAX) {    /* the oldest is surely answered */
+        w->nasked--;
+        memmove(w->asked, w->asked + 1,
+                sizeof(w->asked[0]) * (GD_ASKED_MAX - 1));
+    }
+    w->asked[w->nasked++] = w->vis;
+
     xcb_configure_window(d->c, w->host, XCB_CONFIG_WINDOW_X |
                          XCB_CONFIG_WINDOW_Y | XCB_CONFIG_WINDOW_WIDTH |
                          XCB_CONFIG_WINDOW_HEIGHT, v);
@@ -423,6 +430,11 @@ static void on_focus(struct gd *d, xcb_focus_in_event_t *e)
     qube_send(q, GUI_MSG_FOCUS, w->remote, &f, sizeof(f));
 }
 
+static int same_rect(const struct gui_rect *a, const struct gui_rect *b)
+{
+    return a->x == b->x && a->y == b->y && a->w == b->w && a->h == b->h;
+}
+
 /* The user (or dom0's WM) moved or resized a host window: the content
  * rectangle follows, and the agent is told so it can resize its window. */
 static void on_configure(struct gd *d, xcb_configure_notify_event_t *e)
@@ -439,9 +451,19 @@ static void on_configure(struct gd *d, xcb_configure_notify_event_t *e)
     r.y = e->y + GUI_TITLEBAR;
     r.w = e->width - 2u * GUI_BORDER;
     r.h = e->height - (unsigned)(GUI_TITLEBAR + GUI_BORDER);
-    if (r.x == w->vis.x && r.y == w->vis.y && r.w == w->vis.w &&
-        r.h == w->vis.h)
-        return;                     /* our own configure */
+    /* A guest that moves fast (xterm: created at 0,0, resized, moved) has
+     * several of our configures in flight; answering their notifies as
+     * user moves would send the qube back to a stale geometry. */
+    for (int i = 0; i < w->nasked; i++) {
+        if (same_rect(&w->asked[i], &r)) {
+            w->nasked -= i + 1;
+            memmove(w->asked, w->asked + i + 1,
+                    sizeof(w->asked[0]) * (size_t)w->nasked);
+            return;                 /* our own configure */
+        }
+    }
+    if (same_rect(&w->vis, &r))
+        return;
     w->vis = r;
     c.x = r.x;
     c.y = r.y;

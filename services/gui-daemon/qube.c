@@ -154,6 +154,8 @@ static void handle_configure(struct gd *d, struct gd_qube *q,
 {
     const struct gui_msg_configure *untrusted_c = &m->u.configure;
 
+    struct gui_rect was = w->vis;
+
     if (gui_validate_size(untrusted_c->width, untrusted_c->height) < 0)
         return refuse(q, m, "size out of range");
     set_geometry(d, w, untrusted_c->x, untrusted_c->y, untrusted_c->width,
@@ -167,7 +169,10 @@ static void handle_configure(struct gd *d, struct gd_qube *q,
         xcb_change_window_attributes(d->c, w->host,
                                      XCB_CW_OVERRIDE_REDIRECT, &v);
     }
-    host_configure(d, w);
+    /* An unchanged rectangle would ask the X server for nothing (and may
+     * bring no ConfigureNotify to match it). */
+    if (memcmp(&was, &w->vis, sizeof(was)))
+        host_configure(d, w);
 }
 
 static void handle_buffer(struct gd *d, struct gd_qube *q,

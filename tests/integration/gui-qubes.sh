@@ -129,7 +129,8 @@ focus() {
         d0 "$P" click "$2" "$3"
         wait_for 5 focus_is "$1" && return 0
     done
-    echo "# focus: $1 never got the focus (now: $(d0 "$P" focus))"
+    echo "# focus: $1 never got the focus by a click at $2,$3 (now: $(d0 "$P" focus)); windows:"
+    d0 "$P" list | sed 's/^/#   /'
     return 1
 }
 focus "$WIN" $((X + 40)) $((Y + 40))
@@ -198,6 +199,11 @@ check "work's content is its green" wait_for 10 sh -c "[ \"\$(DISPLAY=:$D0 $P pi
 check "personal's content is its magenta" wait_for 10 sh -c "[ \"\$(DISPLAY=:$D0 $P pixel $((XB + 150)) $((YB + 100)))\" = ff00ff ]"
 run_x personal xterm -geometry 60x12+500+400 -T notes -e sh
 check "an xterm of personal beside them" wait_for 15 d0 "$P" find "[personal] notes"
+# xterm maps at 0,0 and moves itself to +500+400: the move must follow, or
+# the window would cover work's and take the clicks below.
+at_is() { d0 "$P" find "$1" | awk '{print $2 "," $3}' | grep -qx "$2"; }
+check "...at the place its qube gave it (frame at 496,380)" \
+    wait_for 10 at_is "[personal] notes" 496,380
 sleep 1
 d0 "$P" shot "$ROOT/screen.ppm"
 clipfile() { bh run "$1" -- cat /tmp/.bulkhead-clipboard-1000 2>/dev/null; }

@@ -122,8 +122,17 @@ check "asked and not answered: denied ($rc: $out)" \
     has "$out" "nobody answered in time"
 check "the ask waited for the timeout ($((t1 - t0)) s)" [ $((t1 - t0)) -ge 4 ]
 
+# answer_when_asked OUT ANSWER: the user's side of a prompt agent writing to
+# OUT: waits until the question is shown, then answers after the prompt's
+# 1-second guard (a fixed delay from the prompt's start raced a loaded
+# machine, where the ask can take over a second to appear).
+answer_when_asked() {
+    wait_for 20 grep -q "wants to call" "$1" || return 0
+    sleep 1.5
+    printf '%s\n' "$2"
+}
 # A prompt agent that says yes (after its 1-second guard).
-(sleep 2; printf "y\n") | bh prompt --once --no-tty >"$ROOT/prompt.out" 2>&1 &
+answer_when_asked "$ROOT/prompt.out" y | bh prompt --once --no-tty >"$ROOT/prompt.out" 2>&1 &
 PP=$!
 sleep 0.5
 call work other test.Echo+ask "approved"
@@ -142,7 +151,7 @@ call work other test.Echo+ask
 wait $PP
 check "a reflexive answer in the first second does not approve ($out)" \
     [ "$rc" = 126 ]
-(sleep 2.2; printf "n\n") | bh prompt --once --no-tty >/dev/null 2>&1 &
+answer_when_asked "$ROOT/prompt4.out" n | bh prompt --once --no-tty >"$ROOT/prompt4.out" 2>&1 &
 PP=$!
 sleep 0.5
 call work other test.Echo+ask
@@ -187,7 +196,7 @@ check "a failed move keeps its originals" bh run work -- test -e m1
 
 # No target: @default, so the default policy asks; the user picks other.
 bh run work -- sh -c 'echo asked > k2' >/dev/null
-(sleep 2; printf "other\n") | bh prompt --once --no-tty >"$ROOT/prompt3.out" 2>&1 &
+answer_when_asked "$ROOT/prompt3.out" other | bh prompt --once --no-tty >"$ROOT/prompt3.out" 2>&1 &
 PP=$!
 sleep 0.5
 out=$(bh run work -- bulkhead-copy k2 2>&1); rc=$?
