@@ -31,6 +31,22 @@ int vchan_recv_buffer(struct vchan *v, uint64_t *untrusted_tag)
     return v->ops->take(v, untrusted_tag);
 }
 
+int vchan_buffer_publish(struct vchan *v, uint64_t tag, size_t offset,
+                         size_t len)
+{
+    return v->ops->publish ? v->ops->publish(v, tag, offset, len) : 0;
+}
+
+int vchan_buffer_update(struct vchan *v, int fd, size_t offset, size_t len)
+{
+    return v->ops->update ? v->ops->update(v, fd, offset, len) : 0;
+}
+
+int vchan_buffer_release(struct vchan *v, uint64_t tag)
+{
+    return v->ops->release ? v->ops->release(v, tag) : 0;
+}
+
 int vchan_buffer_validate(int fd, size_t min_size, size_t *size)
 {
     struct stat st;

@@ -24,6 +24,10 @@ struct vchan_ops {
     /* Buffer sharing (share.h); NULL: not supported (ENOSYS). */
     int (*share)(struct vchan *v, int fd, uint64_t tag);
     int (*take)(struct vchan *v, uint64_t *tag);
+    /* NULL: the buffer IS shared memory (shm), nothing to copy. */
+    int (*publish)(struct vchan *v, uint64_t tag, size_t off, size_t len);
+    int (*update)(struct vchan *v, int fd, size_t off, size_t len);
+    int (*release)(struct vchan *v, uint64_t tag);
     void (*stats)(struct vchan *v, struct vchan_stats *st);   /* optional */
 };
 
