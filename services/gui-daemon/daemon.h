@@ -93,6 +93,7 @@ int host_open(struct gd *d, const char *display);
 int host_parse_keys(const char *spec, xcb_keysym_t *sym, uint16_t *mods);
 int host_create(struct gd *d, struct gd_qube *q, struct gd_window *w);
 void host_destroy(struct gd *d, struct gd_window *w);
+void host_set_colour(struct gd *d, struct gd_window *w, uint32_t colour);
 void host_configure(struct gd *d, struct gd_window *w);
 void host_set_title(struct gd *d, struct gd_qube *q, struct gd_window *w);
 void host_map(struct gd *d, struct gd_window *w, int map);

@@ -123,6 +123,24 @@ int domains_start(struct gd *d)
     return 0;
 }
 
+/* `bulkhead prop set QUBE label COLOUR` on a running qube: its windows
+ * are recoloured now, not at its next start (the label is how the user
+ * tells qubes apart, so a stale colour would be a lie on screen). */
+static void relabel(struct gd *d, const char *name, const char *label)
+{
+    struct gd_qube *q = find(d, name, NULL);
+    uint32_t colour;
+
+    if (!q || !label || (colour = host_label_colour(label)) == 0xffffffff)
+        return;
+    if (colour == q->colour)
+        return;
+    q->colour = colour;
+    for (int i = 0; i < q->nwin; i++)
+        host_set_colour(d, q->win[i], colour);
+    log_info("%s: label now %s", name, label);
+}
+
 void domains_event(struct gd *d, const struct Bulkhead__DomainEvent *ev)
 {
     if (!ev->event || !ev->qube || !name_is_valid(ev->qube))
@@ -131,6 +149,9 @@ void domains_event(struct gd *d, const struct Bulkhead__DomainEvent *ev)
         list_and_add(d, ev->qube);
     else if (!strcmp(ev->event, "domain-shutdown") ||
              !strcmp(ev->event, "domain-remove") ||
+             !strcmp(ev->event, "domain-crashed") ||
              !strcmp(ev->event, "domain-start-failed"))
         drop(d, ev->qube);
+    else if (!strcmp(ev->event, "property-set:label"))
+        relabel(d, ev->qube, ev->detail);
 }

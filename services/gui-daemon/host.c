@@ -202,6 +202,17 @@ int host_create(struct gd *d, struct gd_qube *q, struct gd_window *w)
     return 0;
 }
 
+/* A label changed while the qube runs: the frame (the window's
+ * background) and title bar take the new colour at once; clearing the
+ * whole window brings an Expose that repaints title and content. */
+void host_set_colour(struct gd *d, struct gd_window *w, uint32_t colour)
+{
+    w->colour = colour;
+    xcb_change_window_attributes(d->c, w->host, XCB_CW_BACK_PIXEL, &colour);
+    set_prop(d, w->host, d->bh_label, XCB_ATOM_CARDINAL, 32, 1, &colour);
+    xcb_clear_area(d->c, 1, w->host, 0, 0, 0, 0);
+}
+
 void host_destroy(struct gd *d, struct gd_window *w)
 {
     host_detach(d, w);

@@ -280,6 +280,17 @@ bh service restart gui-daemon >/dev/null
 check "after a gui-daemon restart, work's window is back" wait_for 15 has_host "[work] cw"
 check "...and untrusted's, still red" wait_for 10 sh -c "[ \"\$(DISPLAY=:$D0 $P pixel $((XU + 1)) $((YU + 50)))\" = cc0000 ]"
 
+# ---- a label changed while the qube runs recolours its windows now ---------
+upx() { [ "$(d0 "$P" pixel $((XU + 1)) $((YU + 50))) $(d0 "$P" pixel $((XU + 60)) $((YU + 3)))" = "$1 $1" ]; }
+bh prefs untrusted label orange >/dev/null
+check "label orange on running untrusted: frame and title bar turn orange" \
+    wait_for 10 upx f57900
+check "...its content is repainted (still its yellow)" \
+    wait_for 10 sh -c "[ \"\$(DISPLAY=:$D0 $P pixel $((XU + 150)) $((YU + 100)))\" = ffff00 ]"
+check "...work's frame stays blue" [ "$(d0 "$P" pixel $((XA + 1)) $((YA + 50)))" = 3465a4 ]
+bh prefs untrusted label red >/dev/null
+check "back to red" wait_for 10 upx cc0000
+
 # ---- windows vanish with their qube ----------------------------------------------
 bh kill personal >/dev/null 2>&1 || bh shutdown personal >/dev/null 2>&1
 check "personal stopped: its window is gone" wait_for 10 no_host "[personal] cp"
