@@ -26,6 +26,7 @@ struct ga_window {
     xcb_pixmap_t pixmap;            /* ... as a shared pixmap */
     xcb_gcontext_t gc;
     uint16_t buf_w, buf_h;
+    uint64_t tag;                   /* the buffer's vchan share tag; 0 none */
     int dirty;                      /* box below to copy and send */
     int dx0, dy0, dx1, dy1;
 };

@@ -100,8 +100,19 @@ struct ga_window *ga_find(struct ga *a, xcb_window_t id)
 
 /* ---- buffers ------------------------------------------------------------- */
 
+/* Stops sharing W's buffer (on xen this ungrants its pages; dom0 keeps
+ * its copy until our next BUFFER for the window replaces it). */
+static void buffer_unshare(struct ga *a, struct ga_window *w)
+{
+    if (w->tag && vchan_buffer_release(a->v, w->tag) < 0)
+        log_warn("window 0x%x: releasing buffer %llu", w->id,
+                 (unsigned long long)w->tag);
+    w->tag = 0;
+}
+
 static void free_buffer(struct ga *a, struct ga_window *w)
 {
+    buffer_unshare(a, w);
     if (!w->seg)
         return;
     xcb_free_gc(a->c, w->gc);
@@ -139,6 +150,8 @@ static int alloc_buffer(struct ga *a, struct ga_window *w)
     b.tag = ++a->next_tag;
     if (vchan_share_buffer(a->v, fd, b.tag) < 0)
         log_warn("window 0x%x: sharing the buffer", w->id);
+    else
+        w->tag = b.tag;
     close(fd);
     ga_send(a, GUI_MSG_BUFFER, w->id, &b, sizeof(b));
     return 0;
@@ -157,10 +170,25 @@ static void mark_dirty(struct ga_window *w, int x0, int y0, int x1, int y1)
     w->dy1 = y1 > w->dy1 ? y1 : w->dy1;
 }
 
+/* Makes rectangle R of a buffer visible to dom0 before the message naming
+ * it (a no-op on shm, where dom0 maps our memfd; on xen a copy into the
+ * granted pages): the span of its rows, exact for full-width damage. */
+static void publish(struct ga *a, uint64_t tag, size_t stride,
+                    const struct gui_msg_shmimage *r)
+{
+    size_t off = (size_t)r->y * stride + (size_t)r->x * 4;
+    size_t len = (size_t)(r->height - 1) * stride + (size_t)r->width * 4;
+
+    if (tag && vchan_buffer_publish(a->v, tag, off, len) < 0)
+        log_warn("buffer %llu: publishing damage", (unsigned long long)tag);
+}
+
 void ga_x_flush_damage(struct ga *a)
 {
     struct gui_msg_shmimage r[GA_MAX_WINDOWS];
     xcb_window_t ids[GA_MAX_WINDOWS];
+    uint64_t tags[GA_MAX_WINDOWS];
+    size_t stride[GA_MAX_WINDOWS];
     int n = 0;
 
     for (int i = 0; i < a->nwin; i++) {
@@ -182,14 +210,18 @@ void ga_x_flush_damage(struct ga *a)
                       (uint16_t)(y1 - y0));
         r[n] = (struct gui_msg_shmimage){ x0, y0, (uint32_t)(x1 - x0),
                                           (uint32_t)(y1 - y0) };
+        tags[n] = w->tag;
+        stride[n] = (size_t)w->buf_w * 4;
         ids[n++] = w->id;
     }
     if (n == 0)
         return;
     /* A round trip: the copies are in the shared memory once it returns. */
     free(xcb_get_input_focus_reply(a->c, xcb_get_input_focus(a->c), NULL));
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        publish(a, tags[i], stride[i], &r[i]);
         ga_send(a, GUI_MSG_SHMIMAGE, ids[i], &r[i], sizeof(r[i]));
+    }
     a->paint_count += n;
 }
 
@@ -301,6 +333,7 @@ static void remove_window(struct ga *a, struct ga_window *w)
     ga_send(a, GUI_MSG_DESTROY, w->id, NULL, 0);
     /* The window is gone: its damage object and the pixmap's window with
      * it; free what is ours. */
+    buffer_unshare(a, w);
     if (w->seg) {
         xcb_free_gc(a->c, w->gc);
         xcb_free_pixmap(a->c, w->pixmap);
@@ -319,6 +352,7 @@ void ga_x_forget(struct ga *a)
     while (a->nwin > 0) {
         struct ga_window *w = a->win[--a->nwin];
 
+        w->tag = 0;         /* shared on a closed channel: nothing to do */
         free_buffer(a, w);
         if (w->damage)
             xcb_damage_destroy(a->c, w->damage);

@@ -39,6 +39,8 @@ struct gd_window {
     int override_redirect;          /* as shown (0 once demoted) */
     int mapped;
     xcb_shm_seg_t seg;              /* 0: no buffer yet */
+    int buf_fd;                     /* a dup of the attached memfd, for
+                                       vchan_buffer_update (xen); -1 none */
     uint32_t buf_w, buf_h;
     size_t buf_bytes;
     char title[GUI_TITLE_MAX + NAME_MAX_LEN + 8];

@@ -2,6 +2,7 @@
  * frames go through decode.c, values through its validators, window ids
  * through this qube's table, and only then reach host.c. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,8 @@ struct gd_window *qube_find_host(struct gd *d, xcb_window_t host,
 static void window_free(struct gd *d, struct gd_qube *q, struct gd_window *w)
 {
     q->buf_bytes -= w->buf_bytes;
+    if (w->buf_fd >= 0)
+        close(w->buf_fd);
     host_destroy(d, w);
     for (int i = 0; i < q->nwin; i++)
         if (q->win[i] == w) {
@@ -138,6 +141,7 @@ static void handle_create(struct gd *d, struct gd_qube *q,
     if (!w)
         return refuse(q, m, "out of memory");
     w->remote = m->window;
+    w->buf_fd = -1;
     set_geometry(d, w, untrusted_c->x, untrusted_c->y, untrusted_c->width,
                  untrusted_c->height);
     w->override_redirect = untrusted_c->override_redirect != 0 &&
@@ -175,6 +179,19 @@ static void handle_configure(struct gd *d, struct gd_qube *q,
         host_configure(d, w);
 }
 
+/* host_attach gives FD to the X server; on xen the bytes reach that memfd
+ * only through vchan_buffer_update(fd), so we keep a dup.  Without one
+ * (out of fds) the window keeps the buffer's first content on xen; shm
+ * needs none (the memfd is the qube's memory). */
+static int dup_for_update(struct gd_qube *q, int fd)
+{
+    int keep = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+    if (keep < 0)
+        log_warn("%s: keeping the buffer's fd", q->name);
+    return keep;
+}
+
 static void handle_buffer(struct gd *d, struct gd_qube *q,
                           struct gd_window *w,
                           const struct gui_untrusted_msg *m)
@@ -182,7 +199,7 @@ static void handle_buffer(struct gd *d, struct gd_qube *q,
     const struct gui_msg_buffer *untrusted_b = &m->u.buffer;
     uint64_t untrusted_tag;
     size_t size, need;
-    int fd;
+    int fd, keep;
 
     fd = vchan_recv_buffer(q->v, &untrusted_tag);
     if (fd < 0)
@@ -206,8 +223,15 @@ static void handle_buffer(struct gd *d, struct gd_qube *q,
         close(fd);
         return refuse(q, m, "buffer memory limit");
     }
-    if (host_attach(d, w, fd) < 0)
+    keep = dup_for_update(q, fd);
+    if (host_attach(d, w, fd) < 0) {
+        if (keep >= 0)
+            close(keep);
         return refuse(q, m, "the X server refused the buffer");
+    }
+    if (w->buf_fd >= 0)
+        close(w->buf_fd);
+    w->buf_fd = keep;
     q->buf_bytes = q->buf_bytes - w->buf_bytes + size;
     w->buf_bytes = size;
     w->buf_w = untrusted_b->width;
@@ -225,6 +249,12 @@ static void handle_shmimage(struct gd *d, struct gd_qube *q,
     if (gui_clamp_damage(&m->u.shmimage, w->buf_w, w->buf_h, w->vis.w,
                          w->vis.h, &r) < 0)
         return;                     /* nothing visible changed */
+    /* The rows' span of R into our memfd (xen; a no-op on shm).  A failure
+     * (the qube released the buffer) paints what the memfd holds. */
+    if (w->buf_fd >= 0)
+        vchan_buffer_update(q->v, w->buf_fd, (size_t)r.y * w->buf_w * 4 +
+                            (size_t)r.x * 4, (size_t)(r.h - 1) * w->buf_w * 4 +
+                            (size_t)r.w * 4);
     host_paint(d, w, &r);
     /* The dom0 X server's time is shared by every qube: a qube painting
      * more than its budget of screens per second waits for the next. */
