@@ -71,14 +71,13 @@ struct xshare *xshare_new(struct libxenvchan *side, int peer)
     return s;
 }
 
+/* Broken framing from the peer stops only what comes from it (take
+ * after the queue is drained); our own sharing and the buffers already
+ * mapped go on. */
 static int usable(struct xshare *s)
 {
     if (!s->side) {
         errno = ENOSYS;
-        return 0;
-    }
-    if (s->broken) {
-        errno = EPROTO;
         return 0;
     }
     return 1;
@@ -460,7 +459,8 @@ static int pump(struct xshare *s)
     unsigned op;
     int i;
 
-    while (libxenvchan_data_ready(s->side) >= (int)XSHARE_HDR_SIZE) {
+    while (!s->broken &&
+           libxenvchan_data_ready(s->side) >= (int)XSHARE_HDR_SIZE) {
         if (libxenvchan_recv(s->side, hdr, sizeof(hdr)) != (int)sizeof(hdr))
             return side_broken(s, "read failed");
         if ((why = xshare_check_hdr(hdr, &op, &len)))
@@ -484,14 +484,15 @@ int xshare_take(struct xshare *s, uint64_t *untrusted_tag)
 {
     int oldest = -1, fd;
 
-    if (!usable(s) || pump(s) < 0)
+    if (!usable(s))
         return -1;
+    pump(s);        /* frames queued before a broken one still count */
     for (int i = 0; i < s->nrecvd; i++)
         if (!s->recvd[i]->claimed &&
             (oldest < 0 || s->recvd[i]->seq < s->recvd[oldest]->seq))
             oldest = i;
     if (oldest < 0) {
-        errno = EAGAIN;
+        errno = s->broken ? EPROTO : EAGAIN;
         return -1;
     }
     *untrusted_tag = s->recvd[oldest]->tag;
@@ -512,8 +513,9 @@ int xshare_update(struct xshare *s, int fd, size_t off, size_t len)
     struct stat st;
     struct xbuf *b;
 
-    if (!usable(s) || pump(s) < 0 || fstat(fd, &st) < 0)
+    if (!usable(s) || fstat(fd, &st) < 0)
         return -1;
+    pump(s);                            /* RELEASEs before this update */
     for (int i = 0; i < s->nrecvd; i++) {
         b = s->recvd[i];
         if (!b->claimed || b->dev != st.st_dev || b->ino != st.st_ino)

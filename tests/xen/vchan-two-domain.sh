@@ -1,7 +1,8 @@
 #!/bin/bash
 # vchan's xen transport between two real Xen domains, through the public
 # API (tests/xen/vchan_peer.c): a message each way, a stream, 1000 round
-# trips.  Three ways to run, first that applies:
+# trips; then buffer sharing by grant references (vchan_peer_share.c).
+# Three ways to run, first that applies:
 #
 #  1. On a Xen dom0 (/dev/xen/gntalloc present) with a running domU:
 #       VCHAN_DOMU=name VCHAN_DOMU_EXEC='ssh root@domu' tests/xen/vchan-two-domain.sh
@@ -27,20 +28,20 @@ done_() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
 
 # The peer as one static binary, and as one relocatable object for the
 # nested harness (which links a single input against Debian's libxen).
-srcs="tests/xen/vchan_peer.c vchan/vchan.c vchan/ring.c vchan/rendezvous.c
-      vchan/shm.c vchan/xen.c vchan/share.c lib/log.c lib/paths.c
-      lib/atomicfile.c"
+srcs="tests/xen/vchan_peer.c tests/xen/vchan_peer_share.c vchan/vchan.c
+      vchan/ring.c vchan/rendezvous.c vchan/shm.c vchan/xen.c vchan/share.c
+      vchan/share_xen.c lib/log.c lib/paths.c lib/atomicfile.c"
 build_peer() { # OUT-DIR
     local d=$1 f objs=""
     mkdir -p "$d"
     for f in $srcs; do
-        gcc -std=c11 -D_GNU_SOURCE -O2 -I. -c "$f" -o "$d/$(basename "$f" .c).o" || return 1
+        gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -I. -c "$f" -o "$d/$(basename "$f" .c).o" || return 1
         objs="$objs $d/$(basename "$f" .c).o"
     done
     ld -r -o "$d/vchan-peer.o" $objs || return 1
     gcc -static -o "$d/vchan-peer" "$d/vchan-peer.o" -lxenvchan -lxengnttab \
         -lxenevtchn -lxenstore -lxentoolcore -lxentoollog -lxencall 2>/dev/null ||
-        gcc -o "$d/vchan-peer" "$d/vchan-peer.o" -lxenvchan -lxenstore
+        gcc -o "$d/vchan-peer" "$d/vchan-peer.o" -lxenvchan -lxengnttab -lxenstore
 }
 
 out=$(mktemp -d /tmp/bhx.XXXXXX)
@@ -63,10 +64,34 @@ fi
 
 if [ "${BULKHEAD_XEN_NESTED:-0}" = 1 ] && command -v qemu-system-x86_64 >/dev/null; then
     harness=${XEN_NESTED:-$top/../shared/xen-nested/xen-vchan-smoke.sh}
+    # The harness's work dir (its default unless W is set): the whole
+    # console is there, with vchan's own log lines from dom0.
+    export W=${W:-/tmp/xen-nested}
     VCHAN_SRC="$out/vchan-peer.o" "$harness" > "$out/nested.log" 2>&1
     rc=$?
-    grep -E 'SERVER:|CLIENT:|RESULT:|build .* boot' "$out/nested.log"
+    grep -E 'vchan: share' "$W/console.log" >> "$out/nested.log"
+    grep -E 'SERVER:|CLIENT:|RESULT:|vchan: share|build .* boot' "$out/nested.log"
     check "nested Xen: dom0 server <-> domU client over the xen transport" $rc
+    # Buffer sharing by grant references (tests/xen/vchan_peer_share.c).
+    has() { grep -q -- "$1" "$out/nested.log"; }
+    has 'SERVER: buffer tag 1: 3145728 bytes verified'
+    check "domU shares 3 MiB by grant refs, dom0 reads every byte" $?
+    has 'SERVER: rectangle rows 100..299 published, updated'
+    check "a rewritten rectangle reaches dom0 after publish + update" $?
+    has 'refused: page count does not match the size' &&
+        has 'refused: page count 0 or over the per-buffer limit' &&
+        has 'SERVER: hostile frame tag 3 refused'
+    check "hostile SHARE frames (npages vs size, over the limit) refused" $?
+    has 'SERVER: after them buffer 1 unchanged'
+    check "refused frames change nothing; the next buffer still comes" $?
+    has 'SERVER: released by the sender'
+    check "release unmaps in dom0" $?
+    has 'side channel with dom[0-9]* broken: bad magic' &&
+        has 'SERVER: garbage framing: sharing from the peer stops'
+    check "garbage framing stops sharing, the data ring goes on" $?
+    has 'SERVER: shared buffers: all checks passed' &&
+        has 'CLIENT: buffer sharing steps done'
+    check "buffer sharing: both sides finished" $?
     done_
 fi
 

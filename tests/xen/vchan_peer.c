@@ -8,7 +8,8 @@
  * and ignored: vchan uses Qubes' xenstore paths for port VCHAN_PEER_PORT.
  * The client learns its own domain id from xenstore ("domid") unless
  * BULKHEAD_VCHAN_DOMID is set.  The lines printed are what the harness
- * greps for: message, reply, stream, round trips. */
+ * greps for: message, reply, stream, round trips, then the buffer-sharing
+ * steps of vchan_peer_share.c. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <xenstore.h>
 
+#include "tests/xen/vchan_peer.h"
 #include "vchan/vchan.h"
 
 #define VCHAN_PEER_PORT 7
@@ -87,8 +89,10 @@ static int server(int peer, uint64_t mib)
         if (vchan_send(v, buf, 64) != 64 || vchan_recv(v, buf, 64) != 64)
             return fprintf(stderr, "SERVER: ping-pong failed at %d\n", i), 1;
     printf("SERVER: 1000 round trips (64 B) in %.3f s\n", now() - t0);
+    fflush(stdout);
+    n = share_server(v);
     vchan_close(v);
-    return ack == total ? 0 : 1;
+    return ack == total && n == 0 ? 0 : 1;
 }
 
 /* Our own domain id, from xenstore, unless the environment says. */
@@ -138,8 +142,10 @@ static int client(int srv)
         if (vchan_recv(v, buf, 64) != 64 || vchan_send(v, buf, 64) != 64)
             return 1;
     printf("CLIENT: received %llu bytes\n", (unsigned long long)got);
+    fflush(stdout);
+    n = share_client(v);
     vchan_close(v);
-    return 0;
+    return n == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
