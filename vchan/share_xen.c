@@ -31,6 +31,8 @@ struct xbuf {
     size_t size;
     uint32_t npages;
     void *grant;            /* sent: our granted pages; received: the map */
+    void *refpages;         /* sent: granted pages listing the refs */
+    uint32_t nref;          /* sent: how many */
     void *mem;              /* sent: the caller's memfd (read);
                                received: our memfd (written) */
     int fd;                 /* received, unclaimed: the memfd; else -1 */
@@ -52,7 +54,7 @@ struct xshare {
     int nsent, nrecvd, pending;
     uint32_t sent_pages, recvd_pages;
     unsigned long seq;
-    _Alignas(8) uint8_t body[XSHARE_MAX_BODY];  /* refs read as u32 */
+    uint8_t body[XSHARE_MAX_BODY];
 };
 
 struct xshare *xshare_new(struct libxenvchan *side, int peer)
@@ -112,10 +114,11 @@ const char *xshare_check_hdr(const void *untrusted_hdr, unsigned *op,
 }
 
 const char *xshare_check_share(const void *untrusted_body, size_t len,
-                               uint64_t *tag, size_t *size, uint32_t *npages)
+                               uint64_t *tag, size_t *size, uint32_t *npages,
+                               uint32_t *nrefpages)
 {
     uint64_t untrusted_size;
-    uint32_t untrusted_n, reserved;
+    uint32_t untrusted_n, untrusted_nref;
     const uint8_t *p = untrusted_body;
 
     if (len < XSHARE_SHARE_SIZE)
@@ -123,19 +126,21 @@ const char *xshare_check_share(const void *untrusted_body, size_t len,
     memcpy(tag, p, 8);
     memcpy(&untrusted_size, p + 8, 8);
     memcpy(&untrusted_n, p + 16, 4);
-    memcpy(&reserved, p + 20, 4);
-    if (reserved != 0)
-        return "reserved field set";
+    memcpy(&untrusted_nref, p + 20, 4);
     if (untrusted_n == 0 || untrusted_n > XSHARE_MAX_PAGES)
         return "page count 0 or over the per-buffer limit";
-    if (len != XSHARE_SHARE_SIZE + 4 * (size_t)untrusted_n)
-        return "frame length does not match the page count";
+    if (untrusted_nref != (untrusted_n + XSHARE_REFS_PER_PAGE - 1) /
+        XSHARE_REFS_PER_PAGE)
+        return "ref page count does not match the page count";
+    if (len != XSHARE_SHARE_SIZE + 4 * (size_t)untrusted_nref)
+        return "frame length does not match the ref page count";
     if (untrusted_size == 0 ||
         untrusted_size > (uint64_t)XSHARE_MAX_PAGES * XSHARE_PAGE ||
         (untrusted_size + XSHARE_PAGE - 1) / XSHARE_PAGE != untrusted_n)
         return "page count does not match the size";
     *size = (size_t)untrusted_size;
     *npages = untrusted_n;
+    *nrefpages = untrusted_nref;
     return NULL;
 }
 
@@ -153,15 +158,15 @@ static struct xbuf *find_sent(struct xshare *s, uint64_t tag, int *idx)
 }
 
 /* The SHARE frame for B into F (header and body: one send, so the
- * receiver never sees a header without its body). */
+ * receiver never sees a header without its body).  Returns its length. */
 static size_t build_share(uint8_t *f, const struct xbuf *b,
-                          const uint32_t *refs)
+                          const uint32_t *refpage_refs)
 {
-    uint32_t magic = XSHARE_MAGIC, len, zero = 0;
+    uint32_t magic = XSHARE_MAGIC, len;
     uint16_t op = XSHARE_OP_SHARE, res = 0;
     uint64_t size = b->size;
 
-    len = XSHARE_SHARE_SIZE + 4 * b->npages;
+    len = XSHARE_SHARE_SIZE + 4 * b->nref;
     memcpy(f, &magic, 4);
     memcpy(f + 4, &op, 2);
     memcpy(f + 6, &res, 2);
@@ -169,13 +174,14 @@ static size_t build_share(uint8_t *f, const struct xbuf *b,
     memcpy(f + 12, &b->tag, 8);
     memcpy(f + 20, &size, 8);
     memcpy(f + 28, &b->npages, 4);
-    memcpy(f + 32, &zero, 4);
-    memcpy(f + 36, refs, 4 * (size_t)b->npages);
+    memcpy(f + 32, &b->nref, 4);
+    memcpy(f + 36, refpage_refs, 4 * (size_t)b->nref);
     return XSHARE_HDR_SIZE + len;
 }
 
 static void drop_sent(struct xshare *s, struct xbuf *b)
 {
+    xengntshr_unshare(s->gs, b->refpages, b->nref);
     xengntshr_unshare(s->gs, b->grant, b->npages);
     munmap(b->mem, b->size);
     s->sent_pages -= b->npages;
@@ -209,6 +215,7 @@ static struct xbuf *sent_entry(struct xshare *s, int fd, uint64_t tag)
     b->tag = tag;
     b->size = size;
     b->npages = (uint32_t)((size + XSHARE_PAGE - 1) / XSHARE_PAGE);
+    b->nref = (b->npages + XSHARE_REFS_PER_PAGE - 1) / XSHARE_REFS_PER_PAGE;
     b->fd = -1;
     b->mem = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
     if (b->mem == MAP_FAILED) {
@@ -218,48 +225,67 @@ static struct xbuf *sent_entry(struct xshare *s, int fd, uint64_t tag)
     return b;
 }
 
-/* Grants B's pages to the peer, read-only for it; REFS gets the refs. */
-static int grant(struct xshare *s, struct xbuf *b, uint32_t *refs)
+/* N pages granted to the peer, read-only for it; REFS gets their refs. */
+static void *grant_pages(struct xshare *s, uint32_t n, uint32_t *refs)
 {
+    void *p = xengntshr_share_pages(s->gs, (uint32_t)s->peer, (int)n, refs,
+                                    0);
+
+    /* gntalloc's default budget is 1024 pages per domain. */
+    if (!p)
+        log_warn("vchan: share: granting %u pages to dom%d (gntalloc limit:"
+                 " /sys/module/xen_gntalloc/parameters/limit)", n, s->peer);
+    return p;
+}
+
+/* Grants B's pages, then the pages listing their refs (REFPAGE_REFS gets
+ * the refs of those). */
+static int grant(struct xshare *s, struct xbuf *b, uint32_t *refpage_refs)
+{
+    uint32_t *refs;
+
     if (!s->gs && !(s->gs = xengntshr_open(NULL, 0))) {
         log_warn("vchan: share: cannot open /dev/xen/gntalloc");
         return -1;
     }
-    b->grant = xengntshr_share_pages(s->gs, (uint32_t)s->peer,
-                                     (int)b->npages, refs, 0);
-    if (!b->grant) {
-        /* gntalloc's default budget is 1024 pages per domain. */
-        log_warn("vchan: share: granting %u pages to dom%d (gntalloc limit:"
-                 " /sys/module/xen_gntalloc/parameters/limit)", b->npages,
-                 s->peer);
+    if (!(refs = malloc(4 * (size_t)b->npages)))
+        return -1;
+    if (!(b->grant = grant_pages(s, b->npages, refs))) {
+        free(refs);
         return -1;
     }
+    if (!(b->refpages = grant_pages(s, b->nref, refpage_refs))) {
+        int e = errno;
+
+        xengntshr_unshare(s->gs, b->grant, b->npages);
+        free(refs);
+        errno = e;
+        return -1;
+    }
+    memcpy(b->refpages, refs, 4 * (size_t)b->npages);
+    free(refs);
     return 0;
 }
 
 int xshare_share(struct xshare *s, int fd, uint64_t tag)
 {
-    uint32_t *refs;
+    uint8_t frame[XSHARE_HDR_SIZE + XSHARE_MAX_BODY];
+    uint32_t refpage_refs[XSHARE_MAX_REFPAGES];
     struct xbuf *b;
-    uint8_t *frame;
     size_t flen;
 
     if (!usable(s) || !(b = sent_entry(s, fd, tag)))
         return -1;
-    flen = XSHARE_HDR_SIZE + XSHARE_SHARE_SIZE + 4 * (size_t)b->npages;
+    flen = XSHARE_HDR_SIZE + XSHARE_SHARE_SIZE + 4 * (size_t)b->nref;
     if (libxenvchan_buffer_space(s->side) < (int)flen) {
         munmap(b->mem, b->size);
         free(b);
         errno = EAGAIN;
         return -1;
     }
-    refs = malloc(4 * (size_t)b->npages);
-    frame = malloc(flen);
-    if (!refs || !frame || grant(s, b, refs) < 0) {
+    if (grant(s, b, refpage_refs) < 0) {
         int e = errno;
 
-        free(refs);
-        free(frame);
         munmap(b->mem, b->size);
         free(b);
         errno = e;
@@ -267,16 +293,13 @@ int xshare_share(struct xshare *s, int fd, uint64_t tag)
     }
     s->sent_pages += b->npages;
     memcpy(b->grant, b->mem, b->size);  /* what the memfd holds now */
-    build_share(frame, b, refs);
-    free(refs);
+    build_share(frame, b, refpage_refs);
     /* Before any ring message naming TAG: the receiver finds it. */
     if (libxenvchan_send(s->side, frame, flen) != (int)flen) {
-        free(frame);
         drop_sent(s, b);
         errno = EAGAIN;
         return -1;
     }
-    free(frame);
     s->sent[s->nsent++] = b;
     return 0;
 }
@@ -365,19 +388,45 @@ static int find_recvd(struct xshare *s, uint64_t tag)
     return -1;
 }
 
-/* Maps the refs read-only and makes our memfd with their bytes. */
-static int map_recvd(struct xshare *s, struct xbuf *b, uint32_t *refs)
+/* The buffer's NPAGES refs, read once from the NREF pages the peer
+ * granted to list them (it may rewrite them under us: we use only our
+ * copy, and a ref that is not a grant to us is the hypervisor's to
+ * refuse).  malloc'd, or NULL. */
+static uint32_t *read_refs(struct xshare *s, const uint8_t *untrusted_rr,
+                           uint32_t nref, uint32_t npages)
 {
-    struct stat st;
+    uint32_t rr[XSHARE_MAX_REFPAGES], *refs;
+    void *m;
 
     if (!s->gt) {
         if (!(s->gt = xengnttab_open(NULL, 0)))
-            return -1;
+            return NULL;
         xengnttab_set_max_grants(s->gt, XSHARE_TOTAL_PAGES);
     }
+    memcpy(rr, untrusted_rr, 4 * (size_t)nref);
+    m = xengnttab_map_domain_grant_refs(s->gt, nref, (uint32_t)s->peer, rr,
+                                        PROT_READ);
+    if (!m)
+        return NULL;
+    if ((refs = malloc(4 * (size_t)npages)))
+        memcpy(refs, m, 4 * (size_t)npages);
+    xengnttab_unmap(s->gt, m, nref);
+    return refs;
+}
+
+/* Maps the buffer read-only and makes our memfd with its bytes. */
+static int map_recvd(struct xshare *s, struct xbuf *b, uint32_t nref)
+{
+    uint32_t *refs = read_refs(s, s->body + XSHARE_SHARE_SIZE, nref,
+                               b->npages);
+    struct stat st;
+
+    if (!refs)
+        return -1;
     b->grant = xengnttab_map_domain_grant_refs(s->gt, b->npages,
                                                (uint32_t)s->peer, refs,
                                                PROT_READ);
+    free(refs);
     if (!b->grant)
         return -1;
     b->fd = vchan_buffer_create("vchan-xen-share", b->size);
@@ -409,7 +458,7 @@ static int on_share(struct xshare *s, uint32_t len)
     struct xbuf *b;
     uint64_t tag = 0;
     size_t size = 0;
-    uint32_t npages = 0;
+    uint32_t npages = 0, nref = 0;
 
     if (s->pending == VCHAN_SHARE_QUEUE || s->nrecvd == XSHARE_MAX_BUFFERS)
         return -1;                      /* a flood: the side is broken */
@@ -417,7 +466,7 @@ static int on_share(struct xshare *s, uint32_t len)
         return -1;
     b->fd = -1;
     b->seq = ++s->seq;
-    why = xshare_check_share(s->body, len, &tag, &size, &npages);
+    why = xshare_check_share(s->body, len, &tag, &size, &npages, &nref);
     if (!why && find_recvd(s, tag) >= 0)
         why = "tag already shared";
     if (!why && s->recvd_pages + npages > XSHARE_TOTAL_PAGES)
@@ -429,7 +478,7 @@ static int on_share(struct xshare *s, uint32_t len)
     } else {
         b->size = size;
         b->npages = npages;
-        if (map_recvd(s, b, (uint32_t *)(s->body + XSHARE_SHARE_SIZE)) < 0) {
+        if (map_recvd(s, b, nref) < 0) {
             b->err = errno ? errno : EIO;
             log_warn("vchan: share: mapping %u pages of dom%d", npages,
                      s->peer);

@@ -3,9 +3,16 @@
  * small libxenvchan on port X | XSHARE_PORT_BIT (same server and client)
  * that carries only the control frames below; the data ring is untouched.
  *
- * Frame = struct xshare_hdr (12 bytes) + LEN bytes of body:
- *   SHARE   {u64 tag, u64 size, u32 npages, u32 reserved = 0,
- *            u32 refs[npages]}       npages = ceil(size / 4096), exactly
+ * Frame = a 12-byte header {u32 magic, u16 op, u16 0, u32 len} + LEN
+ * bytes of body:
+ *   SHARE   {u64 tag, u64 size, u32 npages, u32 nrefpages,
+ *            u32 refpage_refs[nrefpages]}
+ *           npages = ceil(size / 4096) and nrefpages = ceil(npages / 1024),
+ *           exactly.  The npages grant refs of the buffer are themselves
+ *           in nrefpages granted pages (1024 refs a page, like
+ *           libxenvchan's own ring grant list), so a frame is at most 100
+ *           bytes and the side channel needs no ring pages of its own:
+ *           both its rings fit in its one shared control page.
  *   RELEASE {u64 tag}                the sender unshared it
  * Native byte order (both ends are x86 here, as libxenvchan assumes too).
  * A sender writes each frame whole (libxenvchan_send), so a header is
@@ -27,10 +34,13 @@ struct vchan;
 #define XSHARE_MAX_BUFFERS 512          /* one channel, each way */
 #define XSHARE_HDR_SIZE 12u
 #define XSHARE_SHARE_SIZE 24u           /* SHARE body before the refs */
-#define XSHARE_MAX_BODY (XSHARE_SHARE_SIZE + 4u * XSHARE_MAX_PAGES)
-/* Both side rings: the largest frame fits whole (libxenvchan rounds up
- * to a power of two: 128 KiB, 32 granted pages each way). */
-#define XSHARE_RING (XSHARE_HDR_SIZE + XSHARE_MAX_BODY)
+#define XSHARE_REFS_PER_PAGE 1024u
+#define XSHARE_MAX_REFPAGES (XSHARE_MAX_PAGES / XSHARE_REFS_PER_PAGE)
+#define XSHARE_MAX_BODY (XSHARE_SHARE_SIZE + 4u * XSHARE_MAX_REFPAGES)
+/* Both side rings: 1 KiB, inside libxenvchan's control page (orders
+ * 10/11), i.e. one granted page per channel; the largest frame is 100
+ * bytes. */
+#define XSHARE_RING 1024u
 
 enum { XSHARE_OP_SHARE = 1, XSHARE_OP_RELEASE = 2 };
 
@@ -53,13 +63,13 @@ int xshare_send_raw(struct xshare *s, const void *buf, size_t len);
 
 /* Validation of peer bytes, pure (unit-tested without Xen).  Both return
  * NULL when good, else why not.  check_hdr stores the op and body
- * length; check_share stores tag, size and npages (refs follow at
- * untrusted_body + XSHARE_SHARE_SIZE). */
+ * length; check_share stores tag, size, npages and nrefpages (the refs of
+ * the ref pages follow at untrusted_body + XSHARE_SHARE_SIZE). */
 const char *xshare_check_hdr(const void *untrusted_hdr, unsigned *op,
                              uint32_t *len);
 const char *xshare_check_share(const void *untrusted_body, size_t len,
                                uint64_t *tag, size_t *size,
-                               uint32_t *npages);
+                               uint32_t *npages, uint32_t *nrefpages);
 
 /* xen.c: the test hook above on a channel (EINVAL unless xen). */
 int vchan_xen_share_raw(struct vchan *v, const void *buf, size_t len);

@@ -45,47 +45,53 @@ Test(vchan_share_xen, headers)
     cr_assert_not_null(xshare_check_hdr(f, &op, &len));
 }
 
-/* A SHARE body of NPAGES refs claiming SIZE bytes, LEN bytes long. */
+/* A SHARE body claiming SIZE bytes in NPAGES pages listed in NREF ref
+ * pages, LEN bytes long. */
 static const char *share(uint64_t size, uint32_t npages, size_t len,
-                         uint32_t reserved)
+                         uint32_t nref)
 {
     static uint8_t b[XSHARE_MAX_BODY + 64];
     uint64_t tag = 7, t;
     size_t s;
-    uint32_t n;
+    uint32_t n, r;
 
     memset(b, 0, sizeof(b));
     memcpy(b, &tag, 8);
     memcpy(b + 8, &size, 8);
     memcpy(b + 16, &npages, 4);
-    memcpy(b + 20, &reserved, 4);
-    return xshare_check_share(b, len, &t, &s, &n);
+    memcpy(b + 20, &nref, 4);
+    return xshare_check_share(b, len, &t, &s, &n, &r);
 }
+
+#define L(nref) (XSHARE_SHARE_SIZE + 4 * (nref))
 
 Test(vchan_share_xen, share_bodies)
 {
-    cr_assert_null(share(4096, 1, XSHARE_SHARE_SIZE + 4, 0));
-    cr_assert_null(share(4097, 2, XSHARE_SHARE_SIZE + 8, 0));
-    cr_assert_null(share(1, 1, XSHARE_SHARE_SIZE + 4, 0));
+    cr_assert_null(share(4096, 1, L(1), 1));
+    cr_assert_null(share(4097, 2, L(1), 1));
+    cr_assert_null(share(1, 1, L(1), 1));
+    cr_assert_null(share(1024 * 4096, 1024, L(1), 1));
+    cr_assert_null(share(1025 * 4096, 1025, L(2), 2));
     cr_assert_null(share((uint64_t)XSHARE_MAX_PAGES * 4096, XSHARE_MAX_PAGES,
-                         XSHARE_SHARE_SIZE + 4 * XSHARE_MAX_PAGES, 0));
+                         L(XSHARE_MAX_REFPAGES), XSHARE_MAX_REFPAGES));
     /* npages inconsistent with size, either way */
-    cr_assert_not_null(share(3 << 20, 1, XSHARE_SHARE_SIZE + 4, 0));
-    cr_assert_not_null(share(4096, 2, XSHARE_SHARE_SIZE + 8, 0));
-    cr_assert_not_null(share(0, 1, XSHARE_SHARE_SIZE + 4, 0));
+    cr_assert_not_null(share(3 << 20, 1, L(1), 1));
+    cr_assert_not_null(share(4096, 2, L(1), 1));
+    cr_assert_not_null(share(0, 1, L(1), 1));
     /* a size that wraps the page rounding */
-    cr_assert_not_null(share(UINT64_MAX, 1, XSHARE_SHARE_SIZE + 4, 0));
+    cr_assert_not_null(share(UINT64_MAX, 1, L(1), 1));
     /* over the per-buffer limit, zero pages */
     cr_assert_not_null(share((uint64_t)(XSHARE_MAX_PAGES + 1) * 4096,
-                             XSHARE_MAX_PAGES + 1,
-                             XSHARE_SHARE_SIZE + 4 * (XSHARE_MAX_PAGES + 1),
-                             0));
-    cr_assert_not_null(share(0, 0, XSHARE_SHARE_SIZE, 0));
-    /* frame length not matching the refs, reserved set, too short */
-    cr_assert_not_null(share(8192, 2, XSHARE_SHARE_SIZE + 4, 0));
-    cr_assert_not_null(share(8192, 2, XSHARE_SHARE_SIZE + 12, 0));
-    cr_assert_not_null(share(4096, 1, XSHARE_SHARE_SIZE + 4, 1));
-    cr_assert_not_null(share(4096, 1, 8, 0));
+                             XSHARE_MAX_PAGES + 1, L(17), 17));
+    cr_assert_not_null(share(0, 0, L(0), 0));
+    /* ref pages not matching the pages, frame length not matching them */
+    cr_assert_not_null(share(1025 * 4096, 1025, L(1), 1));
+    cr_assert_not_null(share(4096, 1, L(2), 2));
+    cr_assert_not_null(share(4096, 1, L(0), 0));
+    cr_assert_not_null(share(8192, 2, L(2), 1));
+    cr_assert_not_null(share(8192, 2, L(0), 1));
+    /* too short */
+    cr_assert_not_null(share(4096, 1, 8, 1));
 }
 
 Test(vchan_share_xen, publish_update_are_noops_on_shm)

@@ -72,8 +72,8 @@ static int hear(struct vchan *v, const char *want)
 
 /* ---- client (domU, sender) ----------------------------------------------- */
 
-/* A raw SHARE frame claiming SIZE bytes in NPAGES pages, carrying NREFS
- * refs (all zero). */
+/* A raw SHARE frame claiming SIZE bytes in NPAGES pages listed in NREFS
+ * ref pages (their refs: all zero). */
 static int hostile_share(struct vchan *v, uint64_t tag, uint64_t size,
                          uint32_t npages, uint32_t nrefs)
 {
@@ -88,6 +88,7 @@ static int hostile_share(struct vchan *v, uint64_t tag, uint64_t size,
     memcpy(f + 12, &tag, 8);
     memcpy(f + 20, &size, 8);
     memcpy(f + 28, &npages, 4);
+    memcpy(f + 32, &nrefs, 4);
     return vchan_xen_share_raw(v, f, XSHARE_HDR_SIZE + len);
 }
 
@@ -123,7 +124,8 @@ static int client_steps(struct vchan *v, int fd, uint8_t *p)
     if (vchan_buffer_publish(v, 1, 0, SZ) < 0 || say(v, "BUF") < 0 ||
         hear(v, "OK") < 0)
         return fprintf(stderr, "CLIENT: step 1 failed\n"), -1;
-    printf("CLIENT: shared 3 MiB (768 granted pages) as tag 1\n");
+    printf("CLIENT: shared 3 MiB (768 granted pages + 1 page of refs) as"
+           " tag 1\n");
     for (size_t y = R_Y0; y < R_Y1; y++)
         for (size_t x = R_X0; x < R_X1; x++)
             p[y * STRIDE + x] = pattern(y * STRIDE + x, 1);
