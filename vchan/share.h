@@ -14,9 +14,9 @@
  *     (gntdev) and hands its program a sealed memfd of its own.  Pages
  *     are not the memfds, so bytes move by copy: the sender calls
  *     vchan_buffer_publish(range) after writing its memfd, the receiver
- *     vchan_buffer_update(range) before reading its memfd.  Limits: 64 MiB
- *     a buffer, 512 MiB and 512 buffers a channel each way, ports below
- *     0x8000 only.
+ *     vchan_buffer_update(range) before reading its memfd.  Opt-in per
+ *     process (vchan_set_sharing), ports below 0x8000.  Limits: 64 MiB
+ *     a buffer, 512 MiB and 512 buffers a channel each way.
  * Code that calls publish/update at the right places works on both.
  *
  * Ordering: a buffer is on the socket (side ring) before anything written
@@ -39,6 +39,13 @@ struct vchan;
 /* The seals a shared buffer must carry: its size can never change again,
  * so a mapping of it can never fault (SIGBUS) in the receiver. */
 #define VCHAN_SHARE_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+/* Channels initialised after vchan_set_sharing(1) can share buffers on
+ * the xen transport (each gets its side channel: one granted page and
+ * xenstore entries, so it is opt-in; both ends must call it, the server
+ * before its init).  Without it, share/recv on xen fail with ENOSYS.  No
+ * effect on shm, where every channel can share. */
+void vchan_set_sharing(int on);
 
 /* Sends MEMFD (not consumed: the caller keeps its fd) tagged TAG.
  * Returns 0, or -1 with errno (EAGAIN: the socket is full, try later;

@@ -13,6 +13,7 @@
 #include <libxenvchan.h>
 
 #include "lib/log.h"
+#include "vchan/share.h"
 #include "vchan/share_xen.h"
 #include "vchan/transport.h"
 #include "vchan/vchan.h"
@@ -180,11 +181,21 @@ static struct vchan *wrap(struct libxenvchan *x, struct libxenvchan *side,
     return &c->base;
 }
 
+/* Off by default: a side channel costs a granted page and xenstore
+ * entries, and most channels (exec streams, the agent's) never share. */
+static int sharing;
+
+void vchan_set_sharing(int on)
+{
+    sharing = on != 0;
+}
+
 /* The side channel of PORT carries buffer-sharing frames (share_xen.h):
- * port | XSHARE_PORT_BIT, so only ports below that bit can share. */
+ * port | XSHARE_PORT_BIT, so only ports below that bit can share; -1 when
+ * this channel gets none. */
 static int side_port(int port)
 {
-    return port < XSHARE_PORT_BIT ? port | XSHARE_PORT_BIT : -1;
+    return sharing && port < XSHARE_PORT_BIT ? port | XSHARE_PORT_BIT : -1;
 }
 
 struct vchan *vchan_xen_server(int own, int peer, int port, size_t read_min,

@@ -19,6 +19,7 @@
 #include "guest/gui-agent/agent.h"
 #include "lib/log.h"
 #include "proto/gui.h"
+#include "vchan/share.h"
 #include "vchan/vchan.h"
 
 static volatile sig_atomic_t stop;
@@ -219,6 +220,7 @@ int main(int argc, char **argv)
     if (ga_x_open(&a, display) < 0)
         return 1;
     ga_clipfile_open(&a);
+    vchan_set_sharing(1);           /* pixel buffers, also on xen */
     while (!stop) {
         if (connect_dom0(&a, domain, port) < 0) {
             if (once)

@@ -29,6 +29,7 @@
 #include "lib/paths.h"
 #include "lib/sandbox.h"
 #include "services/gui-daemon/daemon.h"
+#include "vchan/share.h"
 #include "vchan/vchan.h"
 
 extern const struct sandbox_policy gui_daemon_sandbox_policy;
@@ -258,6 +259,7 @@ int main(int argc, char **argv)
         idle();
     if (host_open(&d, o.display) < 0)
         fatalx("no usable display %s", o.display);
+    vchan_set_sharing(1);           /* pixel buffers, also on xen */
     own_vchan_dir();
     for (int i = 0; i < d.nqubes; i++)
         if (qube_listen(d.qubes[i]) < 0)

@@ -18,6 +18,7 @@
 #include <xenstore.h>
 
 #include "tests/xen/vchan_peer.h"
+#include "vchan/share.h"
 #include "vchan/vchan.h"
 
 #define VCHAN_PEER_PORT 7
@@ -156,6 +157,7 @@ int main(int argc, char **argv)
         return 100;
     }
     vchan_set_transport(VCHAN_TRANSPORT_XEN);
+    vchan_set_sharing(1);           /* the steps of vchan_peer_share.c */
     if (strcmp(argv[1], "server") == 0)
         return server(atoi(argv[2]), argc > 4 ? strtoull(argv[4], 0, 0) : 16);
     return client(atoi(argv[2]));
