@@ -117,8 +117,9 @@ int cmd_usb(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    /* attach runs helpers in two qubes; a slow qube may take a while */
-    rc = cli_admin_call("usb", "usb-proxy", &req, &reply, 60000);
+    /* attach runs helpers in two qubes, and the target's qubes.USB call
+     * may wait for a prompt (rpc_ask_timeout_s, 60 s by default) */
+    rc = cli_admin_call("usb", "usb-proxy", &req, &reply, 120000);
     if (rc)
         return rc;
     if (reply->body_case == BULKHEAD__ENVELOPE__BODY_USB_DEVICES)

@@ -216,14 +216,15 @@ static void run_failed(struct agent *a, uint32_t id, uint32_t err,
 
 /* /etc/bulkhead/rpc/SERVICE+ARG, else /etc/bulkhead/rpc/SERVICE (the
  * argument then also goes in $1, as Qubes' generic handlers get it), else
- * /run/bulkhead/bin/rpc/SERVICE. */
+ * /run/bulkhead/bin/rpc/SERVICE, else /run/bulkhead/bin/rpc/root/SERVICE
+ * (*AS_ROOT: see below). */
 static int find_handler(const struct agent *a, const struct guest_run *r,
-                        char *path, size_t len, bool *generic)
+                        char *path, size_t len, bool *generic, bool *as_root)
 {
     char name[GUEST_MAX_RPC_SERVICE];
     const char *arg = guest_service_split(r->service, name);
 
-    *generic = false;
+    *generic = *as_root = false;
     snprintf(path, len, "%s/etc/bulkhead/rpc/%s", a->etc_root, r->service);
     if (access(path, X_OK) == 0)
         return 0;
@@ -234,6 +235,15 @@ static int find_handler(const struct agent *a, const struct guest_run *r,
     /* bulkhead's own handlers (the updates proxy, guest/updates/), bound
      * read-only from dom0 with the tools; the qube's /etc overrides them. */
     snprintf(path, len, "%s/run/bulkhead/bin/rpc/%s", a->etc_root, name);
+    if (access(path, X_OK) == 0)
+        return 0;
+    /* bulkhead's handlers that act on the qube's own devices (qubes.USB in
+     * sys-usb: the sysfs files dom0 hands over are root's) run as the
+     * qube's root whatever user= the policy says: Qubes' handlers use sudo,
+     * which no_new_privs rules out here.  dom0 ships them read-only; each
+     * validates its argument and can do only what dom0 granted. */
+    *as_root = true;
+    snprintf(path, len, "%s/run/bulkhead/bin/rpc/root/%s", a->etc_root, name);
     return access(path, X_OK);
 }
 
@@ -285,7 +295,7 @@ void agent_service_run(struct agent *a, const struct guest_frame *f)
     struct passwd_entry pw;
     struct guest_run r;
     const char *why;
-    bool generic;
+    bool generic, as_root;
     pid_t pid;
 
     if (guest_validate_service_run(f->untrusted_payload, f->len, &r, &why) <
@@ -300,11 +310,14 @@ void agent_service_run(struct agent *a, const struct guest_frame *f)
                  a->qube ? a->qube : "the target");
         return run_failed(a, r.request_id, GUEST_EXEC_ENOUSER, msg);
     }
-    if (find_handler(a, &r, path, sizeof(path), &generic) < 0) {
+    if (find_handler(a, &r, path, sizeof(path), &generic, &as_root) < 0) {
         snprintf(msg, sizeof(msg), "%s has no handler for %.120s",
                  a->qube ? a->qube : "the target", r.service);
         return run_failed(a, r.request_id, GUEST_EXEC_ENOSERVICE, msg);
     }
+    if (as_root && passwd_lookup(a->etc_root, "root", &pw) < 0)
+        return run_failed(a, r.request_id, GUEST_EXEC_ENOUSER,
+                          "no user 'root' in the target");
     if (generic)
         argv[1] = strchr(r.service, '+') + 1;
     if ((pid = start_handler(a, &r, &pw, argv,

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -260,4 +261,52 @@ int usbip_vhci_detach(const char *sysfs, int port, char *err, size_t errlen)
 
     snprintf(val, sizeof(val), "%d", port);
     return write_attr(sysfs, VHCI "/detach", val, err, errlen);
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+void usbip_call_header_encode(unsigned char *buf, unsigned devid,
+                              enum usb_speed speed)
+{
+    memcpy(buf, "BHU1", 4);
+    put_u32(buf + 4, devid);
+    put_u32(buf + 8, (uint32_t)speed);
+}
+
+int usbip_call_header_validate(const unsigned char *untrusted_buf,
+                               unsigned *devid, enum usb_speed *speed)
+{
+    uint32_t untrusted_devid = get_u32(untrusted_buf + 4);
+    uint32_t untrusted_speed = get_u32(untrusted_buf + 8);
+
+    if (memcmp(untrusted_buf, "BHU1", 4) || (untrusted_devid >> 16) == 0 ||
+        (untrusted_devid & 0xffff) == 0 || untrusted_speed < USB_SPEED_LOW ||
+        untrusted_speed > USB_SPEED_SUPER)
+        return -1;
+    *devid = untrusted_devid;
+    *speed = (enum usb_speed)untrusted_speed;
+    return 0;
+}
+
+bool usbip_host_holds(const char *sysfs, const char *busid)
+{
+    char path[PATH_MAX], link[PATH_MAX];
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/bus/usb/devices/%s/driver", sysfs, busid);
+    n = readlink(path, link, sizeof(link) - 1);
+    if (n <= 0)
+        return false;
+    link[n] = '\0';
+    return strrchr(link, '/') && !strcmp(strrchr(link, '/') + 1, "usbip-host");
 }

@@ -5,10 +5,10 @@
  * runs the static in-qube helper bulkhead-usb (guest/usb) through the
  * agents' exec channels (rpc-router), as root in the qube:
  *   `list` in each USB qube, on demand and every REFRESH_MS;
- *   attach: policy, then `export BUSID TARGET_QID VPORT` in the USB qube,
- *   then `import USBQ_QID VPORT DEVID SPEED` in the target: the two
- *   helpers pump USB/IP between their kernels over a qube-to-qube vchan;
- *   devid and speed come from the listing, in the call's arguments;
+ *   attach: policy (the BadUSB rule, a deny's reason), `bind BUSID` in
+ *   the USB qube, then `import USBQ BUSID` in the target, which calls
+ *   qubes.USB+BUSID in the USB qube through rpc-router under policy; that
+ *   call's stdin/stdout carry USB/IP, qube to qube (guest/usb/usbcall.c);
  *   detach: `detach PORT` in the target, `release BUSID` in the USB qube.
  * Everything a qube prints is re-validated here (usb_parse_line). */
 #include "decide.h"
@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -42,11 +41,9 @@ extern const struct sandbox_policy usb_sandbox_policy;
  * network namespace owned by a qube's user namespace, so sys-usb cannot
  * watch them on the ns backend; a listing is one exec in sys-usb. */
 #define REFRESH_MS 3000
-#define VPORT_BASE 20000
 
 static volatile sig_atomic_t stopping;
 static struct usb_state st;
-static int next_vport;
 
 static void on_term(int sig)
 {
@@ -341,83 +338,49 @@ static void drop_nodes(struct bus *b, const struct usb_attachment *a)
     grant(b, a->target, "nodes-done", port, ignore, sizeof(ignore));
 }
 
-/* 32 hex characters from the kernel's random source. */
-static int make_token(char *out)
-{
-    unsigned char r[16];
-
-    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-        return -1;
-    for (size_t i = 0; i < sizeof(r); i++)
-        snprintf(out + 2 * i, 3, "%02x", r[i]);
-    return 0;
-}
-
 /* The data path (see the file comment).  Returns 0 or -1 with WHY. */
 static int do_attach(struct bus *b, struct usb_backend *be,
                      const struct usb_dev *d, const char *target, char *why,
                      size_t len)
 {
-    static struct tool_out o;
-    char tq[16], bq[16], vp[16], devid[16], speed[16], token[33];
-    unsigned tqid = running_qid(b, target), bqid = running_qid(b, be->name);
+    static struct tool_out o, o2;
+    char *args[] = {"import", be->name, (char *)d->busid};
+    char *rel[] = {"release", (char *)d->busid};
+    char ignore[256];
     struct usb_attachment *a;
-    int vport = VPORT_BASE + (next_vport++ % 10000);
+    int r;
 
-    if (!tqid || !bqid) {
-        snprintf(why, len, "%s is not running", !tqid ? target : be->name);
+    if (!running_qid(b, target) || !running_qid(b, be->name)) {
+        snprintf(why, len, "%s is not running",
+                 !running_qid(b, target) ? target : be->name);
         return -1;
     }
     if (st.n_att >= USB_MAX_ATTACH) {
         snprintf(why, len, "too many attached devices");
         return -1;
     }
-    /* The vchan's two ends are qubes that cannot see each other's uids:
-     * the target proves itself to sys-usb's pump with this one-time
-     * token (bulkhead-usb --token) before any USB/IP byte moves. */
-    if (make_token(token) < 0) {
-        snprintf(why, len, "no randomness for the token: %s", strerror(errno));
+    if ((r = prepare_export(b, be->name, d->busid, &o, why, len)) < 0)
         return -1;
-    }
-    snprintf(tq, sizeof(tq), "%u", tqid);
-    snprintf(bq, sizeof(bq), "%u", bqid);
-    snprintf(vp, sizeof(vp), "%d", vport);
-    {
-        char *args[] = {"--domain", bq, "--token", token,
-                        "export", (char *)d->busid, tq, vp};
-        int r = prepare_export(b, be->name, d->busid, &o, why, len);
+    if (r > 0)
+        goto failed;
+    /* The target calls qubes.USB+BUSID in the USB qube itself (policyd
+     * decides that call as any other; rpc-router wires the vchan); its
+     * helper runs as root only for vhci_hcd's attach, handed over for
+     * this import alone. */
+    r = grant(b, target, "import", NULL, why, len);
+    if (r == 0 && run_tool(b, target, args, 3, &o) != 0)
+        r = 1;
+    grant(b, target, "import-done", NULL, ignore, sizeof(ignore));
+    if (r != 0) {
+        run_tool(b, be->name, rel, 2, &o2);     /* idempotent */
         if (r < 0)
             return -1;
-        if (r > 0 || run_tool(b, be->name, args, 8, &o) != 0)
-            goto failed;
-    }
-    /* devid and speed from our own validated listing, not from the line
-     * the export printed: the call's header, never the stream. */
-    snprintf(devid, sizeof(devid), "%u", usb_devid(d));
-    snprintf(speed, sizeof(speed), "%d", (int)d->speed);
-    {
-        char *args[] = {"--domain", tq, "--token", token,
-                        "import", bq, vp, devid, speed};
-        char *rel[] = {"release", (char *)d->busid};
-        static struct tool_out o2;
-        char ignore[256];
-        int r = grant(b, target, "import", NULL, why, len);
-        if (r == 0 && (r = run_tool(b, target, args, 9, &o)) != 0)
-            r = 1;
-        /* vhci_hcd's files go back to root whatever happened */
-        grant(b, target, "import-done", NULL, ignore, sizeof(ignore));
-        if (r != 0) {
-            run_tool(b, be->name, rel, 2, &o2);
-            if (r < 0)
-                return -1;
-            goto failed;
-        }
+        goto failed;
     }
     a = &st.att[st.n_att++];
     snprintf(a->backend, sizeof(a->backend), "%s", be->name);
     snprintf(a->busid, sizeof(a->busid), "%s", d->busid);
     snprintf(a->target, sizeof(a->target), "%s", target);
-    a->vport = vport;
     a->port = 0;
     sscanf(o.out, "ATTACHED %d", &a->port);
     usbstate_save(&st);
@@ -806,7 +769,6 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     read_settings();
     usbstate_load(&st);
-    next_vport = (int)(getpid() % 1000) * 7;
     devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     b = bus_open("usb-proxy");
     if (!b || devnull < 0)

@@ -58,21 +58,19 @@ static int state_path(char *buf, size_t len, const char *name)
 static void load_line(struct usb_state *st, bool attached, char *line)
 {
     char f[4][128];
-    int port, vport;
+    int port;
 
     if (attached) {
         struct usb_attachment *a = &st->att[st->n_att];
         if (st->n_att >= USB_MAX_ATTACH ||
-            sscanf(line, "%127s %127s %127s %d %d", f[0], f[1], f[2], &port,
-                   &vport) != 5 || !name_is_valid(f[0]) ||
-            !usb_busid_is_valid(f[1]) || !name_is_valid(f[2]) || port < 0 ||
-            port > 65535 || vport < 1 || vport > 65535)
+            sscanf(line, "%127s %127s %127s %d", f[0], f[1], f[2], &port) !=
+                4 || !name_is_valid(f[0]) || !usb_busid_is_valid(f[1]) ||
+            !name_is_valid(f[2]) || port < 0 || port > 65535)
             return;
         snprintf(a->backend, sizeof(a->backend), "%.31s", f[0]);
         snprintf(a->busid, sizeof(a->busid), "%.31s", f[1]);
         snprintf(a->target, sizeof(a->target), "%.31s", f[2]);
         a->port = port;
-        a->vport = vport;
         st->n_att++;
     } else {
         struct usb_assignment *a = &st->asg[st->n_asg];
@@ -132,10 +130,9 @@ int usbstate_save(const struct usb_state *st)
     int rc = 0;
 
     for (int i = 0; i < st->n_att; i++)
-        o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s %s %s %d %d\n",
+        o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s %s %s %d\n",
                               st->att[i].backend, st->att[i].busid,
-                              st->att[i].target, st->att[i].port,
-                              st->att[i].vport);
+                              st->att[i].target, st->att[i].port);
     rc |= save_file("attached", buf, o);
     o = 0;
     for (int i = 0; i < st->n_asg; i++) {

@@ -25,7 +25,6 @@ struct usb_attachment {
     char backend[NAME_MAX_LEN + 1], target[NAME_MAX_LEN + 1];
     char busid[USB_BUSID_MAX + 1];
     int port;                        /* vhci port in the target */
-    int vport;                       /* vchan port */
 };
 
 /* TARGET <- BACKEND:VVVV:PPPP[:SERIAL] */

@@ -57,7 +57,7 @@ check "the refusal says why (BadUSB, the rule to write)" \
     has "$err" "is a keyboard.*BadUSB.*qubes.USB +1-1 work sys-usb allow"
 check "one line" [ "$(printf '%s\n' "$err" | wc -l)" = 1 ]
 err=$(bh usb attach work sys-usb:2-1 2>&1); rc=$?
-check "storage passes policy (ask from the dom0 CLI) and fails at the kernel" [ $rc != 0 ]
+check "storage passes usb-proxy's pre-check (ask) and fails at the kernel (bind), before any call" [ $rc != 0 ]
 check "one clear message: no usbip-host here" has "$err" "USB passthrough is not available: .*no usbip-host"
 check "that is one line" [ "$(printf '%s\n' "$err" | wc -l)" = 1 ]
 

@@ -314,3 +314,29 @@ Test(usbip, no_kernel_support_and_attach_on_fake_tree)
     snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
     cr_assert_eq(system(cmd), 0);
 }
+
+/* The qubes.USB call's header: what the USB qube writes is untrusted. */
+Test(usbip, call_header)
+{
+    unsigned char h[USBIP_CALL_HEADER_SIZE], bad[USBIP_CALL_HEADER_SIZE];
+    enum usb_speed speed;
+    unsigned devid;
+
+    usbip_call_header_encode(h, 0x20003, USB_SPEED_SUPER);
+    cr_assert_eq(usbip_call_header_validate(h, &devid, &speed), 0);
+    cr_assert_eq(devid, 0x20003);
+    cr_assert_eq(speed, USB_SPEED_SUPER);
+    memcpy(bad, h, sizeof(h));
+    bad[0] = 'X';                                       /* magic */
+    cr_assert_eq(usbip_call_header_validate(bad, &devid, &speed), -1);
+    usbip_call_header_encode(bad, 0x3, USB_SPEED_HIGH); /* busnum 0 */
+    cr_assert_eq(usbip_call_header_validate(bad, &devid, &speed), -1);
+    usbip_call_header_encode(bad, 0x10000, USB_SPEED_HIGH); /* devnum 0 */
+    cr_assert_eq(usbip_call_header_validate(bad, &devid, &speed), -1);
+    usbip_call_header_encode(bad, 0x10001, USB_SPEED_UNKNOWN);
+    cr_assert_eq(usbip_call_header_validate(bad, &devid, &speed), -1);
+    usbip_call_header_encode(bad, 0x10001, (enum usb_speed)6);
+    cr_assert_eq(usbip_call_header_validate(bad, &devid, &speed), -1);
+    usbip_call_header_encode(bad, 0x10001, (enum usb_speed)0xffffffffu);
+    cr_assert_eq(usbip_call_header_validate(bad, &devid, &speed), -1);
+}

@@ -70,6 +70,20 @@ SB=${STOR#sys-usb:}; KB=${KBD#sys-usb:}
 check "usb list shows the usb-storage ($STOR)" has "$out" "^sys-usb:[0-9.-]* .*46f4:0001 .*super"
 check "usb list shows the keyboard as an input device ($KBD)" has "$out" "^sys-usb:[0-9.-]* .*0627:0001.*input: keyboard"
 
+echo "== policy decides the qubes.USB call: a deny refuses with its reason"
+# The attach is work's own call qubes.USB+BUSID to sys-usb: policyd
+# decides it like any call (the default rule asks, and nobody answers
+# here), so the storage gets a rule naming it
+pol() { printf '%s\n' "$2" > $R/etc/bulkhead/policy.d/$1; bh service restart policyd >/dev/null 2>&1; waitfor 30 up; }
+pol 20-usb-deny.policy "qubes.USB +$SB work sys-usb deny"
+err=$(bh usb attach work $STOR 2>&1); rc=$?
+check "attach refused under 'qubes.USB +$SB work sys-usb deny'" [ $rc != 0 ]
+check "the refusal names the rule (policy's reason)" has "$err" "denies qubes.USB+$SB from work to sys-usb.*20-usb-deny.policy:1"
+echo "  $err"
+check "nothing bound to usbip-host after the refusal" [ "$(drv_of $SB)" = usb ]
+rm -f $R/etc/bulkhead/policy.d/20-usb-deny.policy
+pol 40-usb-storage.policy "qubes.USB +$SB work sys-usb allow"
+
 echo "== attach the storage to work"
 bh events > /tmp/events.log 2>&1 &
 EVPID=$!
@@ -95,6 +109,10 @@ if [ "$(cat /bench.runs)" -gt 1 ] && [ -n "$NODE" ]; then   # tests/vm/usb.sh --
 fi
 
 check "in sys-usb the device is bound to usbip-host" [ "$(drv_of $SB)" = usbip-host ]
+check "rpc-router connected work's call qubes.USB+$SB to sys-usb (dom0 wired it, carries nothing)" \
+  grep -q "call work -> sys-usb qubes.USB+$SB: connected to sys-usb" $R/launcher.log
+check "policyd decided qubes.USB+$SB from work to sys-usb: allow" \
+  grep -q "qubes.USB+$SB from work to sys-usb: allow" $R/launcher.log
 out=$(bh usb list 2>&1)
 check "usb list shows it attached to work" has "$out" "^$STOR .* work "
 check "usb list does not offer work's vhci_hcd devices as sys-usb's" [ "$(echo "$out" | grep -c 46f4:0001)" = 1 ]
@@ -110,6 +128,15 @@ check "bulkhead usb detach work $STOR" bh usb detach work $STOR
 check "the storage is back on its driver in sys-usb, match_busid clear, vhci port free" released $SB
 check "usb list: no longer attached" sh -c "! bulkhead --root $R usb list | grep -q '^$STOR .* work '"
 check "work's /dev/usb is empty again" inq work '[ -z "$(ls /dev/usb)" ]'
+
+echo "== work calling qubes.USB+$SB by itself gets nothing usable"
+self_call() { inq work "/run/bulkhead/bin/bulkhead-call sys-usb qubes.USB+$SB < /dev/null 2>&1; echo rc=\$?"; }
+out=$(self_call)
+echo "  $(echo "$out" | tr '\n' ' ')"
+self_refused() { has "$out" 'not prepared for export' && ! has "$out" 'rc=0'; }
+check "the handler in sys-usb refuses: not prepared by dom0's attach" self_refused
+untouched() { [ "$(drv_of $SB)" = usb ] && ! vhci_busy; }
+check "the device stayed on its driver, no vhci port used" untouched
 
 echo "== the keyboard: refused by default, allowed by a rule naming it"
 err=$(bh usb attach work $KBD 2>&1); rc=$?
@@ -138,6 +165,14 @@ if bh usb attach work $STOR >/dev/null 2>&1 && waitfor 40 work_has_disk; then
   check "usb-proxy forgets the attachment (usb list)" sh -c "! bulkhead --root $R usb list | grep -q '^$STOR .* work '"
 else fail "attach for the pump kill"; fi
 
+echo "== killing sys-usb's pump releases everything"
+if bh usb attach work $STOR >/dev/null 2>&1 && waitfor 40 work_has_disk; then
+  inq sys-usb 'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = usbip-pump ] && kill -9 ${p#/proc/}; done'
+  check "after sys-usb's pump died: storage back on its driver, match_busid clear, port free" released $SB
+  check "no pump left in either qube" waitfor 20 no_pumps
+  check "usb-proxy forgets the attachment (usb list)" sh -c "! bulkhead --root $R usb list | grep -q '^$STOR .* work '"
+else fail "attach for the sys-usb pump kill"; fi
+
 echo "== work shuts down while the storage is attached"
 if bh usb attach work $STOR >/dev/null 2>&1 && waitfor 40 work_has_disk; then
   bh shutdown --wait work >/dev/null 2>&1
@@ -159,6 +194,7 @@ if bh usb attach work $STOR >/dev/null 2>&1 && waitfor 40 work_has_disk; then
   echo "  match_busid after unplug: [$(cat $HOSTDRV/match_busid | tr '\n' ' ')]"
 else fail "attach for the unplug"; fi
 echo "== a persistent assignment reacts to a plug (no CLI command)"
+pol 40-usb-storage.policy "qubes.USB * work sys-usb allow"   # the new disk's bus id
 check "bulkhead usb assign work sys-usb:46f4:0001" bh usb assign work sys-usb:46f4:0001
 bh events > /tmp/events2.log 2>&1 &
 EVPID=$!
@@ -177,5 +213,6 @@ bh usb unassign work sys-usb:46f4:0001 >/dev/null 2>&1
 check "detach after the assignment is gone" bh usb detach work
 bh shutdown --wait work >/dev/null 2>&1
 bh shutdown --wait sys-usb >/dev/null 2>&1
+rm -f $R/etc/bulkhead/policy.d/40-usb-storage.policy
 grep "usb-proxy\|vm-manager" $R/launcher.log | grep -i "warn\|error\|denied\|seccomp" | grep -v "is a keyboard" | tail -8 | sed 's/^/  log: /'
 echo "  system part done in $(since $T0) s"
