@@ -5,10 +5,11 @@
  *   list                          (sys-usb) one line per device, usbdev.h,
  *                                 then "stub<TAB>BUSID" for each device
  *                                 usbip-host holds
- *   bind BUSID                    (sys-usb) bind BUSID to usbip-host only
- *                                 (on the ns backend the stub's usbip_sockfd
- *                                 exists only then, and vm-manager must hand
- *                                 it to this qube's root before the call)
+ *   bind BUSID TARGET             (sys-usb) bind BUSID to usbip-host for
+ *                                 one qubes.USB call from TARGET (on the ns
+ *                                 backend the stub's usbip_sockfd exists only
+ *                                 then, and vm-manager must hand it to this
+ *                                 qube's root before the call)
  *   export BUSID                  (sys-usb) the qubes.USB handler: the
  *                                 call's header, then USB/IP on stdin/stdout
  *                                 (usbcall.c); gives the device back when
@@ -52,7 +53,7 @@ static char err[512];
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: bulkhead-usb [--sysfs DIR] list | bind BUSID"
+            "usage: bulkhead-usb [--sysfs DIR] list | bind BUSID TARGET"
             " | export BUSID | import USBQUBE BUSID | detach PORT"
             " | release BUSID | direct BUSID\n");
     return 2;
@@ -110,17 +111,22 @@ static int cmd_list(void)
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
-static int cmd_bind(const char *busid)
+static int cmd_bind(const char *busid, const char *caller)
 {
     struct usb_dev d;
 
+    if (!name_is_valid(caller))
+        return usage();
     if (usbip_host_available(sysfs, err, sizeof(err)) < 0)
         return fail(USBIP_EXIT_NO_KERNEL_SUPPORT);
     if (usb_read_device(sysfs, busid, &d) < 0) {
         snprintf(err, sizeof(err), "no device %s", busid);
         return fail(1);
     }
-    return usbip_host_bind(sysfs, d.busid, err, sizeof(err)) < 0 ? fail(1) : 0;
+    if (usbip_host_bind(sysfs, d.busid, err, sizeof(err)) < 0 ||
+        usbcall_expect(d.busid, caller, err, sizeof(err)) < 0)
+        return fail(1);
+    return 0;
 }
 
 /* The kernel path alone, for the benchmark's baseline. */
@@ -188,11 +194,14 @@ int main(int argc, char **argv)
         return usbip_vhci_detach(sysfs, (int)n, err, sizeof(err)) < 0 ? fail(1)
                                                                       : 0;
     }
-    if (argc == 2 && !strcmp(argv[0], "release"))
+    if (argc == 2 && !strcmp(argv[0], "release") &&
+        usb_busid_is_valid(argv[1])) {
+        usbcall_forget(argv[1]);
         return usbip_host_release(sysfs, argv[1], err, sizeof(err)) < 0
                    ? fail(1) : 0;
-    if (argc == 2 && !strcmp(argv[0], "bind"))
-        return cmd_bind(argv[1]);
+    }
+    if (argc == 3 && !strcmp(argv[0], "bind"))
+        return cmd_bind(argv[1], argv[2]);
     if (argc == 2 && !strcmp(argv[0], "direct"))
         return cmd_direct(argv[1]);
     return usage();

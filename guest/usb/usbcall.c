@@ -4,9 +4,10 @@
  * data), and the call's stdin/stdout are the USB/IP stream.
  *
  * Export (the handler, in the USB qube): the device must already be bound
- * to usbip-host -- that is dom0's attach, which alone can hand this qube's
- * root the sysfs files (vm-manager's UsbGrant) -- so a qube that places
- * the call by itself gets a clean failure and nothing else.  It gives the
+ * to usbip-host for this very caller -- that is dom0's attach (`bind BUSID
+ * TARGET`), which alone can hand this qube's root the sysfs files
+ * (vm-manager's UsbGrant) -- so a qube that places the call by itself, or
+ * races another's attach, gets a clean failure and nothing else.  It gives the
  * stub one end of a socketpair, writes the call's header (devid, speed),
  * then pumps stdin/stdout <-> the other end.  A guardian (the handler's
  * own process) waits for the pump and gives the device back to its driver
@@ -35,10 +36,14 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define HEADER_WAIT_MS 30000
+/* Which qube each prepared device is for: root's, in the USB qube's own
+ * /run (a tmpfs); one file per bus id, used once. */
+#define EXPECT_DIR "/run/bulkhead-usb"
 
 static int write_all(int fd, const void *buf, size_t len)
 {
@@ -54,6 +59,57 @@ static int write_all(int fd, const void *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+int usbcall_expect(const char *busid, const char *caller, char *err,
+                   size_t errlen)
+{
+    char path[sizeof(EXPECT_DIR) + USB_BUSID_MAX + 1];
+    int fd;
+
+    snprintf(path, sizeof(path), EXPECT_DIR "/%s", busid);
+    if ((mkdir(EXPECT_DIR, 0700) < 0 && errno != EEXIST) ||
+        (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                   0600)) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (write_all(fd, caller, strlen(caller)) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return close(fd);
+}
+
+void usbcall_forget(const char *busid)
+{
+    char path[sizeof(EXPECT_DIR) + USB_BUSID_MAX + 1];
+
+    snprintf(path, sizeof(path), EXPECT_DIR "/%s", busid);
+    unlink(path);
+}
+
+/* Whether dom0 prepared BUSID for the qube that placed this call
+ * (QREXEC_REMOTE_DOMAIN: the agent sets it from dom0's SERVICE_RUN, the
+ * caller cannot choose it).  A match uses the preparation up. */
+static bool prepared_for_caller(const char *busid)
+{
+    char path[sizeof(EXPECT_DIR) + USB_BUSID_MAX + 1], want[64];
+    const char *caller = getenv("QREXEC_REMOTE_DOMAIN");
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), EXPECT_DIR "/%s", busid);
+    if (!caller || (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        return false;
+    n = read(fd, want, sizeof(want) - 1);
+    close(fd);
+    want[n > 0 ? n : 0] = '\0';
+    if (n <= 0 || strcmp(want, caller))
+        return false;
+    unlink(path);
+    return true;
 }
 
 /* The handler's background: the pump in a child (named usbip-pump, so a
@@ -105,9 +161,9 @@ int usbcall_export(const char *sysfs, const char *busid, char *err,
     /* Nothing here binds or releases a device it was not given: the bind
      * (and the grants) are dom0's attach; without them, fail and touch
      * nothing -- another attach of this device may be under way. */
-    if (!usbip_host_holds(sysfs, d.busid)) {
-        snprintf(err, errlen, "%s is not prepared for export (dom0's "
-                 "`bulkhead usb attach` does that)", d.busid);
+    if (!usbip_host_holds(sysfs, d.busid) || !prepared_for_caller(d.busid)) {
+        snprintf(err, errlen, "%s is not prepared for export to this caller "
+                 "(dom0's `bulkhead usb attach` does that)", d.busid);
         return 1;
     }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {

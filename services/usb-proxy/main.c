@@ -263,16 +263,18 @@ static int grant(struct bus *b, const char *qube, const char *op,
     return rc;
 }
 
-/* In the USB qube: usbip-host's files to its root, bind, then the stub's
- * usbip_sockfd (born with the bind) to its root too. */
+/* In the USB qube: usbip-host's files to its root, bind for one call
+ * from TARGET (its qubes.USB handler refuses any other caller), then the
+ * stub's usbip_sockfd (born with the bind) to its root too. */
 static int prepare_export(struct bus *b, const char *usbq, const char *busid,
-                          struct tool_out *o, char *why, size_t len)
+                          const char *target, struct tool_out *o, char *why,
+                          size_t len)
 {
-    char *args[] = {"bind", (char *)busid};
+    char *args[] = {"bind", (char *)busid, (char *)target};
 
     if (grant(b, usbq, "export", busid, why, len) < 0)
         return -1;
-    if (run_tool(b, usbq, args, 2, o) != 0)
+    if (run_tool(b, usbq, args, 3, o) != 0)
         return 1;
     return grant(b, usbq, "export", busid, why, len);
 }
@@ -359,7 +361,7 @@ static int do_attach(struct bus *b, struct usb_backend *be,
         snprintf(why, len, "too many attached devices");
         return -1;
     }
-    if ((r = prepare_export(b, be->name, d->busid, &o, why, len)) < 0)
+    if ((r = prepare_export(b, be->name, d->busid, target, &o, why, len)) < 0)
         return -1;
     if (r > 0)
         goto failed;

@@ -56,6 +56,16 @@ check "export of an unbound device fails and says why ($out)" exp_refused
 untouched() { [ "$(drv_of $STOR)" = usb ] && no_match; }
 check "it left the device on its driver, match_busid clear" untouched
 
+echo "== the handler serves only the caller dom0 prepared the device for"
+bulkhead-usb bind $STOR work
+out=$(QREXEC_REMOTE_DOMAIN=other bulkhead-usb export $STOR < /dev/null 2>&1); rc=$?
+check "bound for work, a call from another qube is refused" exp_refused
+check "... and the device stays bound for work" [ "$(drv_of $STOR)" = usbip-host ]
+QREXEC_REMOTE_DOMAIN=work bulkhead-usb export $STOR < /dev/null > /tmp/hdr 2>/tmp/exp.err; rc=$?
+check "work's call gets the header first: BHU1, 12 bytes ($rc: $(cat /tmp/exp.err | tr '\n' ' '))" \
+  sh -c "[ \"\$(head -c 4 /tmp/hdr)\" = BHU1 ] && [ \$(wc -c < /tmp/hdr) = 12 ]"
+check "the call's stdin at EOF ends it: device back on its driver, match_busid clear" waitfor 20 untouched
+
 echo "== benchmark: direct socketpair (kernel path alone)"
 if d=$(bulkhead-usb direct $STOR); then
   DPORT=${d#ATTACHED }
