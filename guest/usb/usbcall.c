@@ -118,20 +118,22 @@ static int export_pump(const char *sysfs, const char *busid, int sock)
 {
     struct pump_stats st = {0, 0};
     char err[256];
-    pid_t pump = fork();
+    pid_t pump;
     int status;
 
+    /* The agent hangs up the session when the call's channel goes (the
+     * target stopped, its relay died): the pump dies of it, the guardian
+     * must live to give the device back (ignoring from before the fork). */
+    signal(SIGHUP, SIG_IGN);
+    pump = fork();
     if (pump == 0) {
+        signal(SIGHUP, SIG_DFL);
         prctl(PR_SET_NAME, "usbip-pump");
         pump_run(sock, 0, 1, &st);
         fprintf(stderr, "bulkhead-usb export: pump done, %llu bytes in, "
                         "%llu out\n", st.to_sock, st.from_sock);
         _exit(0);
     }
-    /* The agent hangs up the session when the call's channel goes (the
-     * target stopped, its relay died): the pump dies of it, the guardian
-     * must live to give the device back. */
-    signal(SIGHUP, SIG_IGN);
     close(sock);
     close(0);
     close(1);
@@ -188,7 +190,8 @@ int usbcall_export(const char *sysfs, const char *busid, char *err,
 
 /* The call's relay, in the background for as long as the attachment
  * lives: the agent's exec client between the vchan and SOCK. */
-static pid_t start_relay(struct gchan *c, int sock, int errfd, int other)
+static pid_t start_relay(struct gchan *c, int sock, int errfd, int other,
+                         int other2)
 {
     struct exec_client_io io = {sock, sock, errfd};
     const char *why;
@@ -198,6 +201,7 @@ static pid_t start_relay(struct gchan *c, int sock, int errfd, int other)
     if (pid != 0)
         return pid;
     close(other);
+    close(other2);                  /* a full pipe must not block the relay */
     setsid();                       /* out of usb-proxy's exec session */
     prctl(PR_SET_NAME, "usbip-pump");
     if ((nul = open("/dev/null", O_RDWR)) >= 0) {
@@ -294,7 +298,7 @@ int usbcall_import(const char *sysfs, const char *usbq, const char *busid,
         snprintf(err, errlen, "socketpair: %s", strerror(errno));
         return 1;
     }
-    if ((relay = start_relay(c, sv[1], ep[1], sv[0])) < 0) {
+    if ((relay = start_relay(c, sv[1], ep[1], sv[0], ep[0])) < 0) {
         snprintf(err, errlen, "fork: %s", strerror(errno));
         return 1;
     }

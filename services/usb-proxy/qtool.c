@@ -5,7 +5,6 @@
 #include "qtool.h"
 
 #include "cli/run.h"
-#include "guest/usb/usbip.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -82,15 +81,16 @@ int run_tool(struct bus *b, const char *qube, char **args, int nargs,
         close(ofd);
     if (efd >= 0)
         close(efd);
-    /* The helper's own message, made printable (it is from a qube). */
+    /* The helper's own message, its first line made printable ASCII (it
+     * is from a qube; usb_sanitize_string() would cut it at 64 bytes, and
+     * policy's reasons are longer). */
     {
-        char clean[USB_STR_MAX + 1], *nl = strchr(o->err, '\n');
+        char *nl = strchr(o->err, '\n');
         if (nl)
             *nl = '\0';
-        if (o->status > 0) {
-            usb_sanitize_string(o->err, strlen(o->err), clean);
-            snprintf(o->err, sizeof(o->err), "%s", clean);
-        }
+        for (char *c = o->err; o->status > 0 && *c; c++)
+            if (*c < 0x20 || *c > 0x7e)
+                *c = '?';
     }
     return o->status;
 }

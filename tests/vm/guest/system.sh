@@ -129,6 +129,24 @@ check "the storage is back on its driver in sys-usb, match_busid clear, vhci por
 check "usb list: no longer attached" sh -c "! bulkhead --root $R usb list | grep -q '^$STOR .* work '"
 check "work's /dev/usb is empty again" inq work '[ -z "$(ls /dev/usb)" ]'
 
+echo "== under the default rule (ask) the attach waits for the user's answer, as any call"
+rm -f $R/etc/bulkhead/policy.d/40-usb-storage.policy
+bh service restart policyd >/dev/null 2>&1; waitfor 30 up
+# the user's side of a prompt agent: answers once the question is shown
+answer_when_asked() { waitfor 40 grep -q "wants to call" "$1" || return 0; sleep 1.5; printf '%s\n' "$2"; }
+# (the default rule's target is @anyvm: the user names sys-usb)
+answer_when_asked /tmp/prompt.out sys-usb | bh prompt --once --no-tty > /tmp/prompt.out 2>&1 &
+PP=$!
+out=$(bh usb attach work $STOR 2>&1); rc=$?
+wait $PP
+check "the prompt asked about work's qubes.USB+$SB call to sys-usb" grep -q "work wants to call qubes.USB" /tmp/prompt.out
+approved_attached() { [ $rc = 0 ] && waitfor 40 work_has_disk; }
+if approved_attached; then pass "approved: attached, a disk in work"
+else fail "approved: attached, a disk in work ($out)"; sed 's/^/  prompt: /' /tmp/prompt.out; fi
+bh usb detach work $STOR >/dev/null 2>&1
+check "detached: back on its driver" released $SB
+pol 40-usb-storage.policy "qubes.USB +$SB work sys-usb allow"
+
 echo "== work calling qubes.USB+$SB by itself gets nothing usable"
 self_call() { inq work "/run/bulkhead/bin/bulkhead-call sys-usb qubes.USB+$SB < /dev/null 2>&1; echo rc=\$?"; }
 out=$(self_call)
