@@ -216,14 +216,18 @@ static int ask_policy(struct bus *b, const char *arg, const char *source,
     return 0;
 }
 
+/* usb-proxy's own question before the call (the call is asked again by
+ * rpc-router): 1 when the call may go ahead, *ASKS when only after the
+ * user's answer; 0 with WHY (a deny's rule, the BadUSB rule). */
 static int check_policy(struct bus *b, const struct usb_dev *d,
-                        const char *backend, const char *target, char *why,
-                        size_t len)
+                        const char *backend, const char *target, bool *asks,
+                        char *why, size_t len)
 {
     struct usb_policy_answer dev, sen;
     char arg[64], r1[256], t1[256], r2[256], t2[256];
 
     usb_policy_argument(d->busid, arg, sizeof(arg));
+    *asks = false;
     if (ask_policy(b, arg, target, backend, &dev, r1, t1, sizeof(r1)) < 0) {
         snprintf(why, len, "policyd did not answer: denied");
         return 0;
@@ -234,6 +238,7 @@ static int check_policy(struct bus *b, const struct usb_dev *d,
         snprintf(why, len, "policyd did not answer: denied");
         return 0;
     }
+    *asks = dev.action == USB_ASK;
     return usb_decide(d, backend, target, &dev, usb_input_kind(d) ? &sen : NULL,
                       why, len);
 }
@@ -403,6 +408,7 @@ static int attach(struct bus *b, const char *target, const char *backend,
     struct usb_backend *be = usbstate_backend(&st, backend);
     const struct usb_dev *d;
     struct usb_attachment *a;
+    bool asks;
 
     if (!be) {
         snprintf(why, len, "%s is not a USB qube (usb_qubes in bulkhead.conf)",
@@ -424,7 +430,7 @@ static int attach(struct bus *b, const char *target, const char *backend,
                  a->target);
         return -1;
     }
-    if (!check_policy(b, d, backend, target, why, len)) {
+    if (!check_policy(b, d, backend, target, &asks, why, len)) {
         publish(b, "refused", backend, busid, target, why);
         return -1;
     }
@@ -463,6 +469,7 @@ static void detach_one(struct bus *b, struct usb_attachment *a)
 static void auto_attach(struct bus *b)
 {
     char why[512];
+    bool asks;
 
     for (int i = 0; i < st.n_asg; i++) {
         struct usb_assignment *g = &st.asg[i];
@@ -473,8 +480,18 @@ static void auto_attach(struct bus *b)
                 usbstate_attachment(&st, be->name, d->busid) ||
                 !running_qid(b, g->target))
                 continue;
-            if (!check_policy(b, d, be->name, g->target, why, sizeof(why))) {
+            if (!check_policy(b, d, be->name, g->target, &asks, why,
+                              sizeof(why))) {
                 publish(b, "refused", be->name, d->busid, g->target, why);
+                continue;
+            }
+            /* Nobody typed this attach: a prompt at every plug (and every
+             * REFRESH_MS while unanswered) is not consent; an assignment
+             * needs a rule that allows it. */
+            if (asks) {
+                publish(b, "refused", be->name, d->busid, g->target,
+                        "policy asks: an assignment attaches only under "
+                        "an allow rule");
                 continue;
             }
             if (do_attach(b, be, d, g->target, why, sizeof(why)) == 0)

@@ -84,7 +84,13 @@ check "invalid bus id refused" has "$err" "invalid bus id"
 check_fails "detach with nothing attached fails" bh usb detach work
 
 # --- persistent assignments ------------------------------------------------------
+bh events > "$ROOT/usb-events.log" 2>&1 &
+EVPID=$!
 check "assign work sys-usb:46f4:0001" bh usb assign work sys-usb:46f4:0001
+# the default rule asks: nobody typed this attach, so it is not placed
+check "under the default rule (ask) the assignment does not attach: refused, policy asks" \
+    wait_for 10 grep -q "event=refused.*busid=2-1.*policy asks" "$ROOT/usb-events.log"
+kill $EVPID 2>/dev/null; wait $EVPID 2>/dev/null
 check "assignment saved on disk" grep -q "work sys-usb 46f4:0001" "$ROOT/var/lib/bulkhead/usb/assignments"
 out=$(bh usb assignments)
 check "assignments lists it" has "$out" "work <- sys-usb:46f4:0001"
