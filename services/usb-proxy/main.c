@@ -711,9 +711,15 @@ static void handle_assign(struct bus *b, const bus_msg *m)
                         "cannot save the assignments");
         return;
     }
-    snprintf(text, sizeof(text), "%s %s:%s %s %s", g->remove ? "unassigned" :
-             "assigned", g->backend, g->ident, g->remove ? "from" : "to",
-             g->target);
+    /* Nobody answers a prompt for a device plugged while nobody looks:
+     * say at once what makes the assignment work on its own. */
+    snprintf(text, sizeof(text), "%s %s:%s %s %s%s%s%s%s%s", g->remove ?
+             "unassigned" : "assigned", g->backend, g->ident,
+             g->remove ? "from" : "to", g->target, g->remove ? "" :
+             "\nnote: it attaches by itself only where policy allows it "
+             "(the default asks); e.g. in a policy.d file: qubes.USB * ",
+             g->remove ? "" : g->target, g->remove ? "" : " ",
+             g->remove ? "" : g->backend, g->remove ? "" : " allow");
     reply_result(b, m, text);
     if (!g->remove)
         auto_attach(b);

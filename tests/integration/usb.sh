@@ -86,7 +86,10 @@ check_fails "detach with nothing attached fails" bh usb detach work
 # --- persistent assignments ------------------------------------------------------
 bh events > "$ROOT/usb-events.log" 2>&1 &
 EVPID=$!
-check "assign work sys-usb:46f4:0001" bh usb assign work sys-usb:46f4:0001
+out=$(bh usb assign work sys-usb:46f4:0001 2>&1)
+check "assign work sys-usb:46f4:0001 ($out)" has "$out" "^assigned sys-usb:46f4:0001 to work"
+check "...and it says what makes it attach by itself" \
+    has "$out" "qubes.USB \\* work sys-usb allow"
 # the default rule asks: nobody typed this attach, so it is not placed
 check "under the default rule (ask) the assignment does not attach: refused, policy asks" \
     wait_for 10 grep -q "event=refused.*busid=2-1.*policy asks" "$ROOT/usb-events.log"
