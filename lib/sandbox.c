@@ -62,6 +62,28 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name)
     return 0;
 }
 
+/* ioctl with one of POLICY's requests.  The kernel reads the request as
+ * an unsigned int (the high half of the register is ignored), so the
+ * rule compares the low 32 bits only: a caller that passes a request
+ * with bit 31 set through an int (sign-extended) makes the same ioctl
+ * and must not be told apart from one that zero-extends it. */
+static int add_ioctls(scmp_filter_ctx ctx, const struct sandbox_ioctl *io)
+{
+    int nr = seccomp_syscall_resolve_name("ioctl");
+
+    for (; io->name; io++) {
+        int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+                                  SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu,
+                                          io->request & 0xffffffffu));
+        if (rc < 0 && rc != -EEXIST) {
+            errno = -rc;
+            log_warn("sandbox: seccomp_rule_add(ioctl %s)", io->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int add_errnos(scmp_filter_ctx ctx, const struct sandbox_policy *p,
                       const struct sandbox_errno *e)
 {
@@ -96,6 +118,11 @@ static int add_allows(scmp_filter_ctx ctx, const struct sandbox_policy *p)
         int nr = seccomp_syscall_resolve_name(*s);
         if (!strcmp(*s, "socket") && nr != __NR_SCMP_ERROR) {
             if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0) < 0)
+                return -1;
+            continue;
+        }
+        if (!strcmp(*s, "ioctl") && p->ioctls) {
+            if (add_ioctls(ctx, p->ioctls) < 0)
                 return -1;
             continue;
         }
@@ -206,6 +233,15 @@ static void print_errnos(const struct sandbox_policy *p,
             fprintf(out, "%s errno=%d\n", e->syscall, e->err);
 }
 
+/* "ioctl (TCGETS FIONREAD)": the requests a filtered ioctl allows. */
+static void print_ioctls(const struct sandbox_ioctl *io, FILE *out)
+{
+    fputs("ioctl (", out);
+    for (const struct sandbox_ioctl *i = io; i->name; i++)
+        fprintf(out, "%s%s", i == io ? "" : " ", i->name);
+    fputs(")\n", out);
+}
+
 void sandbox_print(const struct sandbox_policy *policy, FILE *out)
 {
     for (const char *const *s = sandbox_base_syscalls; *s; s++)
@@ -218,7 +254,11 @@ void sandbox_print(const struct sandbox_policy *policy, FILE *out)
             dup = !strcmp(*t, *s);
         for (const char *const *b = sandbox_base_syscalls; *b && !dup; b++)
             dup = !strcmp(*b, *s);
-        if (!dup && strcmp(*s, "socket") != 0)
+        if (dup || !strcmp(*s, "socket"))
+            continue;
+        if (!strcmp(*s, "ioctl") && policy->ioctls)
+            print_ioctls(policy->ioctls, out);
+        else
             fprintf(out, "%s\n", *s);
     }
     print_errnos(policy, sandbox_base_errnos, out);
@@ -232,6 +272,20 @@ void sandbox_handle_print(int argc, char **argv,
         sandbox_print(policy, stdout);
         exit(fflush(stdout) == 0 ? 0 : 1);
     }
+}
+
+bool sandbox_xen_dom0(void)
+{
+    FILE *f = fopen("/proc/xen/capabilities", "re");
+    char caps[256] = "";
+
+    /* A proc file: its size is 0, so read it, do not stat it. */
+    if (!f)
+        return false;
+    if (!fgets(caps, sizeof(caps), f))
+        caps[0] = '\0';
+    fclose(f);
+    return strstr(caps, "control_d") != NULL;
 }
 
 /* ---- names -------------------------------------------------------------- */

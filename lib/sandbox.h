@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/ioctl.h> /* the requests of SANDBOX_IOCTL_STDIO */
 #include <sys/types.h>
 
 struct sandbox_errno {
@@ -26,11 +27,35 @@ struct sandbox_errno {
     int err;             /* answered with this errno instead of a kill */
 };
 
+/* One ioctl request a policy allows (see sandbox_policy.ioctls). */
+struct sandbox_ioctl {
+    const char *name;      /* "TCGETS": what --print-seccomp shows */
+    unsigned long request; /* TCGETS */
+};
+
+/* {"TCGETS", TCGETS} */
+#define SANDBOX_IOCTL(req) {#req, (unsigned long)(req)}
+/* Every service's stdio: glibc's first buffered write to a stream whose
+ * fd is a character device (stderr on /dev/null under an init system,
+ * or a terminal) asks isatty(), which is ioctl TCGETS. */
+#define SANDBOX_IOCTL_STDIO SANDBOX_IOCTL(TCGETS)
+
 struct sandbox_policy {
     const char *name;                 /* service name, for logs */
     const char *const *syscalls;      /* extras beyond the base, NULL-ended */
     const struct sandbox_errno *errnos; /* may be NULL; ends at .syscall NULL */
+    /* NULL: a listed "ioctl" is allowed with any request.  Otherwise
+     * "ioctl" (which syscalls must list) is allowed only with these
+     * requests (ends at .name NULL); any other request takes the
+     * default action, a kill. */
+    const struct sandbox_ioctl *ioctls;
 };
+
+/* A Xen dom0 (/proc/xen/capabilities says control_d, as vm-manager's
+ * backend checks it): there libxl and libxenvchan make privcmd, gntdev,
+ * gntalloc and evtchn ioctls, so the services that speak Xen keep ioctl
+ * unfiltered; elsewhere they get their request lists. */
+bool sandbox_xen_dom0(void);
 
 /* The base every nanomsg + protobuf-c service gets (NULL-terminated). */
 extern const char *const sandbox_base_syscalls[];

@@ -31,6 +31,8 @@
 #include <unistd.h>
 
 extern const struct sandbox_policy clip_sandbox_policy;
+/* On a Xen dom0 ioctl stays unfiltered (libxenvchan). */
+const struct sandbox_policy *clip_sandbox_policy_for(bool xen_dom0);
 
 #define CLIP_TOOL "/run/bulkhead/bin/bulkhead-clipboard"
 
@@ -264,7 +266,8 @@ int main(int argc, char **argv)
 {
     struct bus *b;
 
-    sandbox_handle_print(argc, argv, &clip_sandbox_policy);
+    sandbox_handle_print(argc, argv,
+                         clip_sandbox_policy_for(sandbox_xen_dom0()));
     log_init("clipboard-broker");
     if (paths_set_root(NULL) < 0)
         fatalx("unusable BULKHEAD_ROOT");
@@ -276,7 +279,7 @@ int main(int argc, char **argv)
     b = bus_open("clipboard-broker");
     if (!b || devnull < 0)
         fatal("cannot connect to the bus");
-    if (sandbox_enter(&clip_sandbox_policy) < 0)
+    if (sandbox_enter(clip_sandbox_policy_for(sandbox_xen_dom0())) < 0)
         fatal("cannot enter the sandbox");
     bus_notify_ready();
     while (!stopping) {

@@ -25,6 +25,8 @@
 #include <time.h>
 
 extern const struct sandbox_policy net_sandbox_policy;
+/* On a Xen dom0 ioctl stays unfiltered. */
+const struct sandbox_policy *net_sandbox_policy_for(bool xen_dom0);
 
 #define RECONCILE_PERIOD_S 60  /* safety net; re-resolves DNS names too */
 
@@ -299,7 +301,8 @@ int main(int argc, char **argv)
     struct bus *b;
     time_t last_full = 0;
 
-    sandbox_handle_print(argc, argv, &net_sandbox_policy);
+    sandbox_handle_print(argc, argv,
+                         net_sandbox_policy_for(sandbox_xen_dom0()));
     log_init("net-manager");
     if (paths_set_root(NULL) < 0)
         fatalx("unusable BULKHEAD_ROOT");
@@ -309,7 +312,7 @@ int main(int argc, char **argv)
     b = bus_open("net-manager");
     if (!b)
         fatal("cannot connect to the bus");
-    if (sandbox_enter(&net_sandbox_policy) < 0)
+    if (sandbox_enter(net_sandbox_policy_for(sandbox_xen_dom0())) < 0)
         fatal("cannot enter the sandbox");
     bus_notify_ready();
     while (!stopping) {

@@ -395,7 +395,8 @@ int main(int argc, char **argv)
     bool sandbox = true;
     struct sigaction sa;
 
-    sandbox_handle_print(argc, argv, &rpc_router_sandbox_policy);
+    sandbox_handle_print(argc, argv,
+                         rpc_router_sandbox_policy_for(sandbox_xen_dom0()));
     log_init("rpc-router");
     parse_args(argc, argv, &root, &sandbox);
     if (paths_set_root(root) < 0)
@@ -412,7 +413,8 @@ int main(int argc, char **argv)
         !(rr.calls = calls_new(rr.bus, rr.router, ask_timeout_ms())))
         fatal("router_new");
     state_load(&rr);
-    if (sandbox && sandbox_enter(&rpc_router_sandbox_policy) < 0)
+    if (sandbox &&
+        sandbox_enter(rpc_router_sandbox_policy_for(sandbox_xen_dom0())) < 0)
         fatal("sandbox");
     log_info("ready%s", sandbox ? "" : ", no sandbox");
     bus_notify_ready();

@@ -4,6 +4,12 @@
 
 #include "lib/sandbox.h"
 
+#include <stdbool.h>
+
+/* The table off a Xen dom0: ioctl narrowed to its few requests. */
 extern const struct sandbox_policy rpc_router_sandbox_policy;
+/* The table in force: on a Xen dom0 (sandbox_xen_dom0()) ioctl stays
+ * unfiltered for libxenvchan. */
+const struct sandbox_policy *rpc_router_sandbox_policy_for(bool xen_dom0);
 
 #endif

@@ -4,6 +4,7 @@
  * attached (and again when they restart) and rewriting the state file. */
 #include "services/rpc-router/rpc_router.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 static const char *const rpc_router_syscalls[] = {
@@ -34,13 +35,35 @@ static const char *const rpc_router_syscalls[] = {
 
     /* vchan xen servers in a Xen dom0 (libxenvchan): gntalloc and evtchn
      * ioctls (no xenstore watch, so no reader thread); the check that
-     * the device nodes exist */
+     * the device nodes exist.  Elsewhere ioctl is narrowed to
+     * rpc_router_ioctls. */
     "ioctl", "access", "faccessat", "faccessat2",
     NULL,
+};
+
+/* ioctl requests off a Xen dom0: the shm vchan transport (memfd, eventfd,
+ * unix sockets) makes none, so only glibc's stdio probe remains. */
+static const struct sandbox_ioctl rpc_router_ioctls[] = {
+    SANDBOX_IOCTL_STDIO,
+    {NULL, 0},
 };
 
 const struct sandbox_policy rpc_router_sandbox_policy = {
     .name = "rpc-router",
     .syscalls = rpc_router_syscalls,
     .errnos = NULL,
+    .ioctls = rpc_router_ioctls,
 };
+
+/* A Xen dom0: libxenvchan's gntalloc/evtchn ioctls, unfiltered. */
+static const struct sandbox_policy rpc_router_xen_policy = {
+    .name = "rpc-router",
+    .syscalls = rpc_router_syscalls,
+    .errnos = NULL,
+    .ioctls = NULL,
+};
+
+const struct sandbox_policy *rpc_router_sandbox_policy_for(bool xen_dom0)
+{
+    return xen_dom0 ? &rpc_router_xen_policy : &rpc_router_sandbox_policy;
+}

@@ -27,6 +27,8 @@
 #include <unistd.h>
 
 extern const struct sandbox_policy storage_sandbox_policy;
+/* On a Xen dom0 ioctl stays unfiltered. */
+const struct sandbox_policy *storage_sandbox_policy_for(bool xen_dom0);
 
 static volatile sig_atomic_t stopping;
 static long crash_at, crash_seen;
@@ -110,7 +112,8 @@ int main(int argc, char **argv)
     static struct dov_pool pool;
     struct bus *b;
 
-    sandbox_handle_print(argc, argv, &storage_sandbox_policy);
+    sandbox_handle_print(argc, argv,
+                         storage_sandbox_policy_for(sandbox_xen_dom0()));
     log_init("storage-manager");
     if (paths_set_root(NULL) < 0)
         fatalx("unusable BULKHEAD_ROOT");
@@ -126,7 +129,7 @@ int main(int argc, char **argv)
     b = bus_open("storage-manager");
     if (!b)
         fatal("cannot connect to the bus");
-    if (sandbox_enter(&storage_sandbox_policy) < 0)
+    if (sandbox_enter(storage_sandbox_policy_for(sandbox_xen_dom0())) < 0)
         fatal("cannot enter the sandbox");
     bus_notify_ready();
     while (!stopping) {
