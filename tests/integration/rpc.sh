@@ -222,10 +222,20 @@ check "nothing outside QubesIncoming/work" \
 
 # The sender killed mid-stream: no partial file visible.
 bh run work -- sh -c 'head -c 300000000 /dev/urandom > big' >/dev/null
-bh run work -- sh -c 'bulkhead-copy other big & p=$!; sleep 0.3; kill -9 $p; pkill -9 -x bulkhead-pack; true' >/dev/null 2>&1
-sleep 1
-out=$(bh run other -- sh -c 'ls -a QubesIncoming/work | grep -c big')
-check "a sender killed mid-stream leaves no file named big ($out)" [ "$out" = 0 ]
+# Killed once its packer is streaming (a fixed delay could fire before the
+# packer was exec'd on a loaded machine, and then the whole file arrived).
+# (The template has no pgrep: the packer is found by its /proc comm.)
+bh run work -- sh -c 'bulkhead-copy other big & p=$!; i=0; k=
+    while [ -z "$k" ] && [ $i -lt 200 ]; do
+        for d in /proc/[0-9]*; do
+            [ "$(cat $d/comm 2>/dev/null)" = bulkhead-pack ] && k=${d#/proc/}
+        done
+        [ -n "$k" ] || sleep 0.05; i=$((i + 1)); done
+    sleep 0.2; kill -9 $k $p; true' >/dev/null 2>&1
+no_big() { [ "$(bh run other -- sh -c 'ls -a QubesIncoming/work | grep -c big')" = 0 ]; }
+check "a sender killed mid-stream leaves no file named big" wait_for 10 no_big
+check "...nor a partial file once the receiver is done" wait_for 10 sh -c \
+    "[ \"\$($BH_BIN/bulkhead --root $ROOT run other -- sh -c 'ls -a QubesIncoming/work | grep -c bulkhead-partial')\" = 0 ]"
 
 bh shutdown --wait work other sleepy >/dev/null 2>&1
 finish
