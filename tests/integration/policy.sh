@@ -4,7 +4,6 @@
 # root, the qube database fallback, a broken file skipped by eval.
 . "$(dirname "$0")/../lib.sh"
 tmproot
-trap finish EXIT
 
 pd=$ROOT/etc/bulkhead/policy.d
 mkdir -p "$pd" "$ROOT/var/lib/bulkhead/qubes"
@@ -98,3 +97,4 @@ check "eval --format json: choices" grep -q \
 bh policy lint --format json >"$ROOT/lint.json"
 check "lint --format json" grep -q '^{"valid":true,"rules":[0-9]*,"errors":\[\]}$' \
     "$ROOT/lint.json"
+finish
